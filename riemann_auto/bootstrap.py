@@ -1,0 +1,93 @@
+"""Start-up: read the settings, then arrange for patches at import time.
+
+Called by sitecustomize_hook (riemann-run) or by `import riemann_auto.auto`.
+It imports nothing the program would not: libraries and target modules are
+patched by post-import hooks when the program imports them, the sender's
+thread starts with the first event, and the instrumentors' entry points are
+read just before the first import from outside the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import log
+
+_done = False
+
+
+def hook_dir() -> str:
+    """The folder holding riemann-auto's sitecustomize.py."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, "sitecustomize_hook")  # inside the wheel
+    if os.path.isfile(os.path.join(installed, "sitecustomize.py")):
+        return installed
+    return os.path.join(
+        os.path.dirname(here), "sitecustomize_hook"
+    )  # a source checkout
+
+
+def with_hook_on_pythonpath(pythonpath: str | None) -> str:
+    """PYTHONPATH with the hook folder first, keeping what was there."""
+    hook = hook_dir()
+    parts = [p for p in (pythonpath or "").split(os.pathsep) if p and p != hook]
+    return os.pathsep.join([hook, *parts])
+
+
+def bootstrap(discover_now: bool = False) -> None:
+    """Instrument this process; a second call does nothing. Never raises."""
+    global _done
+    if _done:
+        return
+    _done = True
+    try:
+        _bootstrap(discover_now)
+    except Exception as exc:
+        log.warn(f"could not start, the program runs uninstrumented: {exc!r}")
+
+
+def _bootstrap(discover_now: bool) -> None:
+    from .settings import Settings
+
+    settings = Settings.from_environ()
+    if not settings.enabled:
+        return
+    # Python processes the program starts get instrumented too.
+    os.environ["PYTHONPATH"] = with_hook_on_pythonpath(os.environ.get("PYTHONPATH"))
+
+    from .importhooks import watcher
+
+    hooks = watcher()
+    runtime = _lazy_runtime(settings)
+    if settings.targets:
+        from . import targets
+
+        targets.install(targets.parse_all(settings.targets), runtime, hooks)
+
+    def install_instrumentors() -> None:
+        from . import instrumentation
+
+        instrumentation.install(hooks, runtime, settings.disabled_instrumentations)
+
+    if discover_now:
+        install_instrumentors()
+    else:
+        hooks.on_first_foreign_import(install_instrumentors)
+
+
+def _lazy_runtime(settings):
+    """The runtime, built when the first patch needs it (not at start-up)."""
+
+    def get():
+        from . import runtime
+
+        if runtime._current is None:
+            runtime.configure(settings)
+        return runtime.current()
+
+    return get
+
+
+def is_bootstrapped() -> bool:
+    return _done and "riemann_auto.importhooks" in sys.modules

@@ -1,0 +1,191 @@
+"""Riemann's protocol buffers, encoded by hand.
+
+Every Python Riemann client pins protobuf < 4; an agent injected into other
+people's programs cannot impose that, so riemann-auto writes the few fields it
+needs itself. Field numbers follow Riemann's `proto.proto`. Fields go out in
+ascending order, like protobuf's own encoders, and nothing here can raise on a
+value an event may hold (NaN, infinities, huge numbers, lone surrogates).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+from .event import RESERVED_ATTRIBUTE_KEYS, Event, bounded_description
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_FLOAT32_MAX = 3.4028234663852886e38
+_pack_double = struct.Struct("<d").pack
+_pack_float = struct.Struct("<f").pack
+
+
+class DecodeError(ValueError):
+    """The bytes are not a Riemann message."""
+
+
+def varint(value: int) -> bytes:
+    """Base-128 varint; a negative int64 takes ten bytes, as in protobuf."""
+    value &= 0xFFFFFFFFFFFFFFFF
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _int64(value: int) -> int:
+    return (
+        _INT64_MIN
+        if value < _INT64_MIN
+        else _INT64_MAX
+        if value > _INT64_MAX
+        else value
+    )
+
+
+def _float32(value: float) -> bytes:
+    if math.isnan(value) or -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
+        return _pack_float(value)
+    return _pack_float(float("inf") if value > 0 else float("-inf"))
+
+
+def _text(value: object) -> bytes:
+    return str(value).encode("utf-8", "replace")
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    return bytes((tag,)) + varint(len(payload)) + payload
+
+
+def encode_static(event: Event) -> bytes:
+    """Fields 2 to 9: state, service, host, description, tags, ttl, attributes."""
+    out = []
+    if event.state is not None:
+        out.append(_field(0x12, _text(event.state)))
+    if event.service is not None:
+        out.append(_field(0x1A, _text(event.service)))
+    if event.host is not None:
+        out.append(_field(0x22, _text(event.host)))
+    if event.description is not None:
+        out.append(_field(0x2A, _text(bounded_description(str(event.description)))))
+    for tag in event.tags:
+        out.append(_field(0x3A, _text(tag)))
+    if event.ttl is not None:
+        out.append(b"\x45" + _float32(float(event.ttl)))
+    for key, value in event.attributes:
+        if key is None or key in RESERVED_ATTRIBUTE_KEYS:
+            continue
+        body = _field(0x0A, _text(key))
+        if value is not None:
+            body += _field(0x12, _text(value))
+        out.append(_field(0x4A, body))
+    return b"".join(out)
+
+
+def encode_metric(metric: int | float | None) -> bytes:
+    """metric_sint64 (integers) or metric_d, plus metric_f for older consumers."""
+    if metric is None:
+        return b""
+    if isinstance(metric, int) and _INT64_MIN <= metric <= _INT64_MAX:
+        zigzag = (metric << 1) ^ (metric >> 63)
+        return b"\x68" + varint(zigzag) + b"\x7d" + _float32(float(metric))
+    metric = float(metric)
+    return b"\x71" + _pack_double(metric) + b"\x7d" + _float32(metric)
+
+
+def encode_event(event: Event, static: bytes | None = None) -> bytes:
+    """The `Event` message body; `static` is `encode_static(event)` if cached."""
+    if static is None:
+        static = encode_static(event)
+    micros = event.time_micros
+    if micros is None:
+        return static + encode_metric(event.metric)
+    micros = _int64(int(micros))
+    return (
+        b"\x08"
+        + varint(micros // 1_000_000)
+        + static
+        + b"\x50"
+        + varint(micros)
+        + encode_metric(event.metric)
+    )
+
+
+def encode_msg(event_bodies: list[bytes]) -> bytes:
+    """A `Msg` holding already encoded events (field 6, repeated)."""
+    return b"".join([b"\x32" + varint(len(body)) + body for body in event_bodies])
+
+
+def frame(msg: bytes) -> bytes:
+    """TCP framing: a four-byte big-endian length, then the message."""
+    return struct.pack(">I", len(msg)) + msg
+
+
+def encode_query(query: str) -> bytes:
+    return _field(0x2A, _field(0x0A, _text(query)))
+
+
+class StaticCache:
+    """Remembers the static part of recent events: most events repeat it exactly."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._cache: dict[tuple, bytes] = {}
+
+    def encode(self, event: Event) -> bytes:
+        key = event.static_key()
+        static = self._cache.get(key)
+        if static is None:
+            static = encode_static(event)
+            if event.description is None:
+                if len(self._cache) >= self._limit:
+                    self._cache.clear()
+                self._cache[key] = static
+        return encode_event(event, static)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise DecodeError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def decode_reply(data: bytes) -> tuple[bool | None, str | None]:
+    """`ok` and `error` of a `Msg` reply; every other field is skipped by wire type."""
+    ok: bool | None = None
+    error: str | None = None
+    pos = 0
+    while pos < len(data):
+        key, pos = _read_varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _read_varint(data, pos)
+            if number == 2:
+                ok = bool(value)
+        elif wire == 2:
+            length, pos = _read_varint(data, pos)
+            if pos + length > len(data):
+                raise DecodeError("truncated field")
+            if number == 3:
+                error = data[pos : pos + length].decode("utf-8", "replace")
+            pos += length
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise DecodeError(f"unsupported wire type {wire}")
+        if pos > len(data):
+            raise DecodeError("truncated field")
+    return ok, error

@@ -1,0 +1,175 @@
+"""Flask: every view timed, however it was registered.
+
+Rather than wrapping view functions as they are registered (which misses
+`@app.endpoint`, direct `app.view_functions[...] = f` and trips Flask's check
+against overwriting an endpoint), this wraps `Flask.dispatch_request`, the one
+place every view of every app is called from. The event's name is the
+endpoint; what is timed is the view itself, async views across their awaits
+(Flask runs them to completion inside dispatch), streamed bodies until they
+are exhausted or closed. This module must not import flask at import time.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter_ns
+
+from ..probe import Probe, describe
+from . import Instrumentor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+
+class FlaskInstrumentor(Instrumentor):
+    name = "flask"
+    module = "flask"
+    distribution = "flask"
+    supported = ((2, 3), (4,))
+
+    def __init__(self) -> None:
+        self._original = None
+
+    def instrument(self, runtime: Runtime) -> None:
+        import flask
+        import wrapt
+
+        if self._original is not None:
+            return
+        original = flask.Flask.__dict__["dispatch_request"]
+        if isinstance(
+            original, wrapt.FunctionWrapper
+        ):  # someone's earlier instrumentor
+            return
+        self._original = original
+        flask.Flask.dispatch_request = wrapt.FunctionWrapper(
+            original, _dispatch_wrapper(runtime, flask.request)
+        )
+
+    def uninstrument(self) -> None:
+        import flask
+
+        if self._original is not None:
+            flask.Flask.dispatch_request = self._original
+            self._original = None
+
+
+def _status_of(rv: object) -> int | None:
+    """The status code a view's return value decides, as Flask reads it."""
+    if isinstance(rv, tuple):
+        if len(rv) >= 2 and isinstance(rv[1], int):
+            return rv[1]
+        if len(rv) >= 2 and isinstance(rv[1], str) and rv[1][:3].isdigit():
+            return int(rv[1][:3])
+        rv = rv[0] if rv else None
+    status = getattr(rv, "status_code", None)
+    return status if isinstance(status, int) else 200
+
+
+def _dispatch_wrapper(runtime: Runtime, request):
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.wrappers import Response
+
+    excluded = runtime.settings.flask_excluded_routes
+    probes: dict[tuple[str, str], Probe] = {}
+    extras: dict[tuple[str, int], tuple] = {}
+
+    def probe_for(endpoint: str, rule: str) -> Probe:
+        probe = probes.get((endpoint, rule))
+        if probe is None:
+            probe = probes[(endpoint, rule)] = runtime.probe(
+                endpoint, (("http.route", rule), ("flask.endpoint", endpoint))
+            )
+        return probe
+
+    def extra_for(method: str, status: int) -> tuple:
+        extra = extras.get((method, status))
+        if extra is None:
+            extra = extras[(method, status)] = (
+                ("http.request.method", method),
+                ("http.response.status_code", str(status)),
+            )
+        return extra
+
+    def dispatch(wrapped, instance, args, kwargs):
+        req = request._get_current_object()
+        rule = req.url_rule
+        if (
+            req.routing_exception is not None
+            or rule is None
+            or rule.rule in excluded
+            or (
+                req.method == "OPTIONS"
+                and getattr(rule, "provide_automatic_options", False)
+            )
+        ):
+            return wrapped(*args, **kwargs)
+        probe = probe_for(rule.endpoint, rule.rule)
+        record = probe.record
+        method = req.method
+        start = perf_counter_ns()
+        try:
+            rv = wrapped(*args, **kwargs)
+        except HTTPException as exc:
+            end = perf_counter_ns()
+            code = exc.code or 500
+            error = describe(exc) if code >= 500 else None
+            record((probe, end - start, end, error, extra_for(method, code)))
+            raise
+        except Exception as exc:
+            end = perf_counter_ns()
+            record((probe, end - start, end, describe(exc), extra_for(method, 500)))
+            raise
+        except BaseException:
+            end = perf_counter_ns()
+            record((probe, end - start, end, None, extra_for(method, 500)))
+            raise
+        status = _status_of(rv)
+        streamed = _streamed_body(rv, Response)
+        if streamed is None:
+            end = perf_counter_ns()
+            record((probe, end - start, end, None, extra_for(method, status)))
+            return rv
+        return _replace_body(
+            rv,
+            streamed,
+            _timed_body(streamed, probe, start, extra_for(method, status)),
+            Response,
+        )
+
+    return dispatch
+
+
+def _streamed_body(rv: object, response_type: type):
+    """The iterable a streamed response will send, or None if it is not streamed."""
+    body = rv[0] if isinstance(rv, tuple) and rv else rv
+    if isinstance(body, response_type):
+        return body.response if body.is_streamed else None
+    if isinstance(body, (str, bytes, dict, list)) or not hasattr(body, "__next__"):
+        return None
+    return body
+
+
+def _replace_body(rv, old, new, response_type: type):
+    if isinstance(rv, tuple):
+        return (_replace_body(rv[0], old, new, response_type), *rv[1:])
+    if isinstance(rv, response_type):
+        rv.response = new
+        return rv
+    return new
+
+
+def _timed_body(body, probe: Probe, start: int, extra: tuple):
+    """Yields the body; the view's event is recorded when it ends or is closed."""
+    error = None
+    try:
+        yield from body
+    except Exception as exc:
+        error = describe(exc)
+        raise
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        end = perf_counter_ns()
+        probe.record((probe, end - start, end, error, extra))

@@ -1,0 +1,86 @@
+"""riemann-run: run any Python program instrumented, with no change to its code.
+
+    riemann-run [--check | --version | --help] PROGRAM [ARGS...]
+
+It puts riemann-auto's sitecustomize folder first on PYTHONPATH and replaces
+itself with PROGRAM (same pid; signals and exit status are the program's).
+Kept free of argparse and shutil: it runs before every instrumented program.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+USAGE = """\
+usage: riemann-run [--check | --version | --help] PROGRAM [ARGS...]
+
+Runs PROGRAM with riemann-auto: every Flask view and every RIEMANN_TARGETS
+function is timed, and exceptions are reported, as events sent to Riemann.
+
+  riemann-run gunicorn shop:app
+  RIEMANN_TARGETS=shop.db:query riemann-run python -m shop
+
+options:
+  --check     print the settings, import every target, send a test event
+              and wait for Riemann's answer; exit 0 only if all is well
+  --version   print riemann-auto's version
+  --help      print this help
+
+Settings are RIEMANN_* environment variables (RIEMANN_HOST, RIEMANN_PORT,
+RIEMANN_TRANSPORT, RIEMANN_TARGETS, ...); see the README for all of them.
+"""
+
+
+def find_program(program: str, path: str | None = None) -> str | None:
+    """Where a shell would find PROGRAM: as given if it has a slash, else on PATH."""
+    if os.sep in program:
+        return program if os.path.exists(program) else None
+    for folder in (
+        path if path is not None else os.environ.get("PATH", os.defpath)
+    ).split(os.pathsep):
+        candidate = os.path.join(folder or os.curdir, program)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        (sys.stdout if args else sys.stderr).write(USAGE)
+        return 0 if args else 2
+    if args[0] == "--version":
+        from . import __version__
+
+        print(f"riemann-run (riemann-auto) {__version__}")
+        return 0
+    if args[0] == "--check":
+        from .check import check
+
+        return check()
+    if args[0] == "--":
+        args = args[1:]
+    if args and args[0].startswith("-"):
+        sys.stderr.write(f"riemann-run: unknown option {args[0]}\n{USAGE}")
+        return 2
+    if not args:
+        sys.stderr.write(USAGE)
+        return 2
+    return run(args)
+
+
+def run(args: list[str]) -> int:
+    from .bootstrap import with_hook_on_pythonpath
+
+    program = find_program(args[0])
+    if program is None:
+        sys.stderr.write(f"riemann-run: {args[0]}: command not found\n")
+        return 127
+    os.environ["PYTHONPATH"] = with_hook_on_pythonpath(os.environ.get("PYTHONPATH"))
+    try:
+        os.execv(program, args)
+    except OSError as exc:
+        sys.stderr.write(f"riemann-run: {args[0]}: {exc.strerror}\n")
+        return 126
+    return 0  # not reached

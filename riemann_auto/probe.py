@@ -1,0 +1,113 @@
+"""Probes: what a timed thing is called, and how its raw timings become events.
+
+The application's thread records `(probe, duration_ns, end_ns, error, extra)`
+tuples; `Probe.to_events` runs later on the sender's thread.
+"""
+
+from __future__ import annotations
+
+from .event import Event, bounded_description
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .sender import Sender
+    from .settings import Settings
+
+
+class EventDefaults:
+    """What every event carries, from the settings."""
+
+    __slots__ = ("host", "tags", "prefix", "ttl", "exception_state")
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.event_host:
+            self.host = settings.event_host
+        else:
+            import socket
+
+            self.host = socket.gethostname()
+        self.tags = tuple(settings.tags)
+        self.prefix = settings.service_prefix
+        self.ttl = settings.ttl
+        self.exception_state = settings.exception_state
+
+
+class Probe:
+    """One timed thing. `record` is its sender's enqueue, bound for speed."""
+
+    __slots__ = (
+        "name",
+        "attributes",
+        "defaults",
+        "record",
+        "time_service",
+        "time_tags",
+        "exception_service",
+        "exception_tags",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        defaults: EventDefaults,
+        sender: Sender,
+        attributes: tuple[tuple[str, str], ...] = (),
+        tags: tuple[str, ...] | None = None,
+    ) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.defaults = defaults
+        self.record = sender.record
+        base_tags = defaults.tags if tags is None else tuple(tags)
+        self.time_service = f"{defaults.prefix}{name}-time"
+        self.time_tags = (*base_tags, "duration")
+        self.exception_service = f"{defaults.prefix}{name}-exceptions"
+        self.exception_tags = (*base_tags, "exception")
+
+    def to_events(self, item: tuple, wall_offset_ns: int, out: list[Event]) -> None:
+        _, duration_ns, end_ns, error, extra = item
+        defaults = self.defaults
+        micros = (end_ns + wall_offset_ns) // 1000
+        attributes = self.attributes + extra if extra else self.attributes
+        out.append(
+            Event(
+                service=self.time_service,
+                metric=duration_ns / 1e6,
+                time_micros=micros,
+                tags=self.time_tags,
+                attributes=attributes,
+                host=defaults.host,
+                ttl=defaults.ttl,
+            )
+        )
+        if error is not None:
+            kind, message = error
+            out.append(
+                Event(
+                    service=self.exception_service,
+                    metric=1,
+                    time_micros=micros,
+                    state=defaults.exception_state,
+                    description=message,
+                    tags=self.exception_tags,
+                    attributes=(*attributes, ("exception", kind)),
+                    host=defaults.host,
+                    ttl=defaults.ttl,
+                )
+            )
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """Qualified class name and bounded message, taken now so no traceback is kept."""
+    cls = type(exc)
+    module = getattr(cls, "__module__", "")
+    kind = (
+        cls.__qualname__
+        if module in ("builtins", "", None)
+        else f"{module}.{cls.__qualname__}"
+    )
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {cls.__qualname__}>"
+    return kind, bounded_description(message)

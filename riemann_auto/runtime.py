@@ -1,0 +1,86 @@
+"""The process's riemann-auto runtime: settings, event defaults, the default sender."""
+
+from __future__ import annotations
+
+from .event import Event
+from .probe import EventDefaults, Probe
+from .sender import Sender
+from .settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .transports import Transport
+
+
+class Runtime:
+    """Builds probes that all report through one sender."""
+
+    def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
+        self.settings = settings
+        self.defaults = EventDefaults(settings)
+        self.sender = self.sender_for(transport, settings.address)
+
+    def sender_for(self, transport: Transport | None, address: str) -> Sender:
+        settings = self.settings
+
+        def factory() -> Transport:
+            if transport is not None:
+                return transport
+            from . import transports
+
+            return transports.from_settings(settings)
+
+        return Sender(
+            factory,
+            address=address,
+            queue_size=settings.queue_size,
+            batch_size=settings.batch_size,
+            flush_interval=settings.flush_interval,
+            shutdown_timeout=settings.shutdown_timeout,
+            stats_interval=settings.stats_interval,
+            stats_events=self.stats_events,
+        )
+
+    def probe(
+        self,
+        name: str,
+        attributes: tuple[tuple[str, str], ...] = (),
+        tags: tuple[str, ...] | None = None,
+        sender: Sender | None = None,
+    ) -> Probe:
+        return Probe(name, self.defaults, sender or self.sender, attributes, tags)
+
+    def stats_events(self, counts: dict[str, int]) -> list[Event]:
+        """riemann-auto's own health, as `<prefix>riemann-auto <counter>` events."""
+        import time
+
+        defaults = self.defaults
+        return [
+            Event(
+                service=f"{defaults.prefix}riemann-auto {name}",
+                metric=count,
+                time_micros=time.time_ns() // 1000,
+                state="ok" if count == 0 else "warning",
+                tags=(*defaults.tags, "riemann-auto"),
+                host=defaults.host,
+                ttl=defaults.ttl,
+            )
+            for name, count in counts.items()
+        ]
+
+
+_current: Runtime | None = None
+
+
+def configure(settings: Settings) -> Runtime:
+    global _current
+    _current = Runtime(settings)
+    return _current
+
+
+def current() -> Runtime:
+    """The runtime bootstrap configured, or one from the environment."""
+    global _current
+    if _current is None:
+        _current = Runtime(Settings.from_environ())
+    return _current

@@ -1,0 +1,1 @@
+"""The folder riemann-run puts first on PYTHONPATH; only sitecustomize.py matters."""
