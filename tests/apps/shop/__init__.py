@@ -1,0 +1,1 @@
+"""A small package whose functions the tests time through RIEMANN_TARGETS."""

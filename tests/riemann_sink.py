@@ -1,0 +1,194 @@
+"""A Riemann-protocol server for tests and benchmarks: answers like Riemann.
+
+TCP (optionally TLS) and UDP on 127.0.0.1. Each TCP frame is parsed with the
+protobuf runtime (tests/riemann_proto.py) and answered with `ok: true`, or in
+the chosen mode: `reject` (ok=false with an error), `silent` (never answers),
+`slow` (answers after a delay). A frame that does not parse gets no answer and
+the connection is closed, as Riemann does. The server can be stopped and
+started again on the same port mid-run.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+from google.protobuf.message import DecodeError
+
+from tests.riemann_proto import Msg, event_dict
+
+
+class RiemannSink:
+    def __init__(self, mode: str = "ok", ssl_context=None, delay: float = 0.0, decode: bool = True):
+        self.mode = mode
+        self.delay = delay
+        self.decode = decode
+        self.ssl_context = ssl_context
+        self.port = 0
+        self.events: list[dict] = []
+        self.frames = 0
+        self.event_count = 0
+        self.malformed = 0
+        self.connections = 0
+        self._cond = threading.Condition()
+        self._listener: socket.socket | None = None
+        self._udp: socket.socket | None = None
+        self._conns: set[socket.socket] = set()
+        self._running = False
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self, udp: bool = False) -> RiemannSink:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        self._running = True
+        threading.Thread(target=self._accept_loop, args=(listener,), daemon=True).start()
+        if udp:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", self.port))
+            self._udp = sock
+            threading.Thread(target=self._udp_loop, args=(sock,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Close the listener and every connection: Riemann is gone."""
+        self._running = False
+        for sock in [self._listener, self._udp, *list(self._conns)]:
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+        self._conns.clear()
+        self._listener = self._udp = None
+
+    def restart(self) -> None:
+        udp = self._udp is not None
+        self.stop()
+        self.start(udp=udp)
+
+    def __enter__(self) -> RiemannSink:
+        return self.start() if self._listener is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- what tests ask --------------------------------------------------------
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> list[dict]:
+        """Wait until predicate(events) holds; return the events. Fails on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.events):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    services = sorted({e.get("service") for e in self.events})
+                    raise AssertionError(
+                        f"timed out; {len(self.events)} events so far, services {services}"
+                    )
+                self._cond.wait(remaining)
+            return list(self.events)
+
+    def wait_for_count(self, count: int, timeout: float = 10.0, service: str | None = None):
+        return self.wait_for(
+            lambda evs: (
+                sum(1 for e in evs if service is None or e.get("service") == service) >= count
+            ),
+            timeout,
+        )
+
+    def services(self, name: str) -> list[dict]:
+        with self._cond:
+            return [e for e in self.events if e.get("service") == name]
+
+    # -- serving ---------------------------------------------------------------
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while self._running:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if self.ssl_context is not None:
+                try:
+                    conn.settimeout(5)
+                    conn = self.ssl_context.wrap_socket(conn, server_side=True)
+                    conn.settimeout(None)
+                except (OSError, ValueError):
+                    conn.close()
+                    continue
+            self.connections += 1
+            self._conns.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            while True:
+                header = _read_exactly(conn, 4)
+                if header is None:
+                    return
+                body = _read_exactly(conn, struct.unpack(">I", header)[0])
+                if body is None:
+                    return
+                if not self._receive(body):
+                    return  # malformed: no reply, connection closed
+                if self.mode == "silent":
+                    continue
+                if self.mode == "slow":
+                    time.sleep(self.delay)
+                reply = (
+                    Msg(ok=True)
+                    if self.mode != "reject"
+                    else Msg(ok=False, error="rejected by sink")
+                )
+                data = reply.SerializeToString()
+                conn.sendall(struct.pack(">I", len(data)) + data)
+        except OSError:
+            return
+        finally:
+            self._conns.discard(conn)
+            conn.close()
+
+    def _udp_loop(self, sock: socket.socket) -> None:
+        while self._running:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            self._receive(data, datagram=True)
+
+    def _receive(self, body: bytes, datagram: bool = False) -> bool:
+        try:
+            msg = Msg.FromString(body)
+        except DecodeError:
+            self.malformed += 1
+            return False
+        decoded = (
+            [dict(event_dict(e), datagram_size=len(body) if datagram else None) for e in msg.events]
+            if self.decode
+            else []
+        )
+        with self._cond:
+            self.frames += 1
+            self.event_count += len(msg.events)
+            self.events.extend(decoded)
+            self._cond.notify_all()
+        return True
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = conn.recv(min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)

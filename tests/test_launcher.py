@@ -1,0 +1,200 @@
+"""riemann-run and the start-up hook, as users run them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import APPS, PYTHON, RIEMANN_RUN, ROOT, riemann_env, riemann_popen, riemann_run
+
+QUERY = "from shop.db import query; query('q', limit=1)"
+
+
+def test_program_replaces_riemann_run_same_pid_and_exit_status(sink):
+    code = "import os, sys; print(os.getpid(), flush=True); sys.exit(3)"
+    proc = riemann_popen(PYTHON, "-c", code, env=riemann_env(sink.port))
+    out, _ = proc.communicate(timeout=30)
+    assert int(out) == proc.pid
+    assert proc.returncode == 3
+
+
+def test_signals_reach_the_program(sink):
+    code = "import time; print('ready', flush=True); time.sleep(60)"
+    proc = riemann_popen(PYTHON, "-c", code, env=riemann_env(sink.port))
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGINT and "KeyboardInterrupt" in err
+
+
+def test_program_found_on_path_and_missing_program():
+    env = riemann_env(None)
+    assert riemann_run("python3", "-c", "print('hi')", env=env).stdout == "hi\n"
+    result = riemann_run("no-such-program-xyz", env=env)
+    assert result.returncode == 127
+    assert result.stderr == "riemann-run: no-such-program-xyz: command not found\n"
+
+
+def test_help_and_version():
+    env = riemann_env(None)
+    result = riemann_run("--help", env=env)
+    assert result.returncode == 0 and "usage: riemann-run" in result.stdout
+    assert "--check" in result.stdout
+    result = riemann_run("--version", env=env)
+    assert result.returncode == 0 and result.stdout.startswith("riemann-run (riemann-auto) 0.")
+    assert riemann_run(env=env).returncode == 2
+
+
+def test_check_succeeds_when_targets_resolve_and_riemann_answers(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query,shop.db:Repo.*")
+    result = riemann_run("--check", env=env)
+    assert result.returncode == 0, result.stdout
+    assert "RIEMANN_TARGETS" in result.stdout and "all good" in result.stdout
+    assert "ok   shop.db:Repo.*: Repo.find, Repo.save, Repo.version, Repo.create" in result.stdout
+    assert "acknowledged" in result.stdout
+    [event] = sink.wait_for_count(1)
+    assert event["service"] == "riemann-auto check"
+
+
+def test_check_fails_on_a_bad_target(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query,shop.db:missing,nosuchmod:f")
+    result = riemann_run("--check", env=env)
+    assert result.returncode == 1
+    assert "FAIL shop.db:missing" in result.stdout
+    assert "FAIL nosuchmod:f: ModuleNotFoundError" in result.stdout
+
+
+def test_check_fails_when_riemann_does_not_answer():
+    from tests.test_process import closed_port
+
+    result = riemann_run("--check", env=riemann_env(closed_port()))
+    assert result.returncode == 1
+    assert "FAIL test event not delivered: ConnectionRefusedError" in result.stdout
+
+
+def test_the_applications_own_sitecustomize_still_runs(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    env["PYTHONPATH"] += os.pathsep + str(APPS / "app_sitecustomize")
+    code = f"import os; print(os.environ.get('APP_SITECUSTOMIZE_RAN')); {QUERY}"
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.stdout == "yes\n", result.stderr
+    sink.wait_for_count(1, service="shop.db.query-time")
+
+
+def test_an_interpreter_without_riemann_auto_says_so_and_runs(sink):
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    check = subprocess.run([str(base), "-c", "import riemann_auto"], capture_output=True, cwd=APPS)
+    assert check.returncode != 0  # the base interpreter really lacks it
+    result = riemann_run(str(base), "-c", "print('ran')", env=riemann_env(sink.port))
+    assert result.returncode == 0 and result.stdout == "ran\n"
+    [line] = result.stderr.splitlines()
+    assert "riemann_auto is not installed for" in line and "uninstrumented" in line
+
+
+def test_riemann_run_plus_riemann_auto_auto_instruments_once(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    code = f"import riemann_auto.auto; import riemann_auto.auto; {QUERY}; {QUERY}"
+    assert riemann_run(PYTHON, "-c", code, env=env).returncode == 0
+    sink.wait_for_count(2)
+    assert len(sink.events) == 2
+
+
+def test_riemann_auto_auto_from_code_without_riemann_run(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    code = (
+        "import riemann_auto.auto, os, subprocess, sys\n"
+        f"{QUERY}\n"
+        "subprocess.run([sys.executable, '-c', \"from shop.db import query; query('child')\"])\n"
+    )
+    result = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True, cwd=APPS)
+    assert result.returncode == 0, result.stderr
+    sink.wait_for_count(2, service="shop.db.query-time")  # the child python too
+
+
+def test_disabled_patches_and_starts_nothing(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query", RIEMANN_AUTO_ENABLED="false")
+    code = (
+        f"{QUERY}\nimport sys, threading\n"
+        "print(type(sys.modules['shop.db'].query).__name__, "
+        "[t.name for t in threading.enumerate()], 'riemann_auto.importhooks' in sys.modules)"
+    )
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.stdout == "function ['MainThread'] False\n"
+    assert sink.frames == 0
+
+
+def test_python_children_are_instrumented(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    code = (
+        "import multiprocessing as mp, subprocess, sys\n"
+        "from shop.db import query\n"
+        "def work():\n"
+        "    query('spawned', limit=1)\n"
+        "if __name__ == '__main__':\n"
+        "    subprocess.run([sys.executable, '-c', \"from shop.db import query; query('sub')\"])\n"
+        "    p = mp.get_context('spawn').Process(target=work)\n"
+        "    p.start(); p.join()\n"
+    )
+    script = APPS / "_children.py"
+    script.write_text(code)
+    try:
+        result = riemann_run(PYTHON, str(script), env=env)
+    finally:
+        script.unlink()
+    assert result.returncode == 0, result.stderr
+    sink.wait_for_count(2, service="shop.db.query-time")
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory):
+    """riemann-auto built as a wheel and installed into a fresh virtual environment."""
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [PYTHON, "-m", "build", "--wheel", "--outdir", str(folder / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = (folder / "dist").glob("riemann_auto-*.whl")
+    venv.create(folder / "venv", with_pip=True)
+    python = folder / "venv" / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True
+    )
+    return python
+
+
+def test_installed_wheel_leaves_plain_python_untouched(wheel_venv, sink):
+    site = subprocess.run(
+        [str(wheel_venv), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    root = sorted(os.listdir(site))
+    assert "sitecustomize.py" not in root
+    assert not [name for name in root if name.endswith(".pth") and "riemann" in name]
+    assert os.path.isfile(
+        os.path.join(site, "riemann_auto", "sitecustomize_hook", "sitecustomize.py")
+    )
+    plain = subprocess.run(
+        [str(wheel_venv), "-c", "import sys; print('riemann_auto' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        env=riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query"),
+    )
+    assert plain.stdout == "False\n"
+    run = subprocess.run(
+        [str(wheel_venv.parent / "riemann-run"), str(wheel_venv), "-c", QUERY],
+        capture_output=True,
+        text=True,
+        cwd=APPS,
+        env=riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query"),
+    )
+    assert run.returncode == 0, run.stderr
+    sink.wait_for_count(1, service="shop.db.query-time")

@@ -1,0 +1,162 @@
+"""What the sender does inside real instrumented processes: exit, signals, forks, outages."""
+
+from __future__ import annotations
+
+import signal
+import socket
+
+from tests.conftest import PYTHON, riemann_env, riemann_popen, riemann_run
+from tests.riemann_sink import RiemannSink
+
+QUERY = "from shop.db import query; query('q', limit=1)"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_process_that_exits_right_after_one_call_delivers_it(sink):
+    # A minute-long flush interval: only the exit flush can deliver the event.
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query", RIEMANN_FLUSH_INTERVAL="60")
+    result = riemann_run(PYTHON, "-c", QUERY, env=env)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+    [event] = sink.wait_for_count(1)
+    assert event["service"] == "shop.db.query-time"
+
+
+def test_sigterm_flushes_then_terminates_as_it_would_have(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query", RIEMANN_FLUSH_INTERVAL="60")
+    code = f"{QUERY}; import time; print('ready', flush=True); time.sleep(60)"
+    proc = riemann_popen(PYTHON, "-c", code, env=env)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == -signal.SIGTERM
+    sink.wait_for_count(1, service="shop.db.query-time")
+
+
+def test_a_program_with_its_own_sigterm_handler_keeps_it(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+        f"{QUERY}\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = riemann_popen(PYTHON, "-c", code, env=env)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 7
+    sink.wait_for_count(1, service="shop.db.query-time")
+
+
+def test_fork_child_sends_its_own_events_and_parent_events_arrive_once(sink):
+    env = riemann_env(
+        sink.port, RIEMANN_TARGETS="shop.db:query,shop.db:Repo.find", RIEMANN_FLUSH_INTERVAL="60"
+    )
+    code = (
+        "import os, sys\n"
+        "from shop.db import query, Repo\n"
+        "query('parent', limit=1)\n"  # still queued when the fork happens
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    Repo().find('child')\n"
+        "    sys.exit(0)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.exit(os.waitstatus_to_exitcode(status))\n"
+    )
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    sink.wait_for_count(1, service="shop.db.Repo.find-time")
+    sink.wait_for_count(1, service="shop.db.query-time")
+    assert len(sink.services("shop.db.query-time")) == 1
+    assert len(sink.services("shop.db.Repo.find-time")) == 1
+
+
+def test_multiprocessing_fork_children_deliver(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:Repo.find", RIEMANN_FLUSH_INTERVAL="60")
+    code = (
+        "import multiprocessing as mp\n"
+        "from shop.db import Repo\n"
+        "def work(i):\n"
+        "    Repo().find(str(i))\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = mp.get_context('fork')\n"
+        "    procs = [ctx.Process(target=work, args=(i,)) for i in range(3)]\n"
+        "    [p.start() for p in procs]\n"
+        "    [p.join() for p in procs]\n"
+        "    assert all(p.exitcode == 0 for p in procs)\n"
+    )
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    sink.wait_for_count(3, service="shop.db.Repo.find-time")
+
+
+def test_riemann_down_the_program_runs_on_and_says_so_once():
+    env = riemann_env(closed_port(), RIEMANN_TARGETS="shop.db:query")
+    code = "from shop.db import query\nfor _ in range(20): query('q', limit=1)\nprint('done')"
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.returncode == 0 and result.stdout == "done\n"
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert "cannot send to Riemann at tcp://127.0.0.1" in lines[0]
+    assert "the program runs on" in lines[0]
+
+
+def test_riemann_refusing_events_is_logged_with_its_error():
+    with RiemannSink(mode="reject") as sink:
+        env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+        result = riemann_run(PYTHON, "-c", QUERY, env=env)
+        assert result.returncode == 0
+        assert "refused 1 events: rejected by sink" in result.stderr
+
+
+def test_console_transport_writes_json_lines_to_stderr():
+    env = riemann_env(None, RIEMANN_TARGETS="shop.db:fail", RIEMANN_TRANSPORT="console")
+    code = "from shop.db import fail\ntry: fail('oops')\nexcept LookupError: pass"
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.returncode == 0 and result.stdout == ""
+    import json
+
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["service"] for e in events] == ["shop.db.fail-time", "shop.db.fail-exceptions"]
+    assert events[1]["description"] == "oops" and events[1]["state"] == "critical"
+
+
+def test_bad_settings_name_the_variable_and_the_program_runs(sink):
+    env = riemann_env(
+        sink.port,
+        RIEMANN_TARGETS="shop.db:query",
+        RIEMANN_TRANSPORT="pigeon",
+        RIEMANN_QUEUE_SIZE="lots",
+        RIEMANN_TTL="-5",
+    )
+    result = riemann_run(PYTHON, "-c", QUERY + "; print('ran')", env=env)
+    assert result.returncode == 0 and result.stdout == "ran\n"
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3, lines
+    assert "RIEMANN_TRANSPORT='pigeon'" in lines[0] and "using 'tcp'" in lines[0]
+    assert any("RIEMANN_QUEUE_SIZE='lots'" in line for line in lines)
+    assert any("RIEMANN_TTL='-5'" in line for line in lines)
+    sink.wait_for_count(1, service="shop.db.query-time")  # defaults used
+
+
+def test_event_fields_follow_the_settings(sink):
+    env = riemann_env(
+        sink.port,
+        RIEMANN_TARGETS="shop.db:fail",
+        RIEMANN_SERVICE_PREFIX="shop ",
+        RIEMANN_EVENT_HOST="web-1",
+        RIEMANN_TTL="30",
+        RIEMANN_EXCEPTION_STATE="warning",
+        RIEMANN_TAGS="python,prod",
+    )
+    code = "from shop.db import fail\ntry: fail('x')\nexcept LookupError: pass"
+    assert riemann_run(PYTHON, "-c", code, env=env).returncode == 0
+    timing, error = sink.wait_for_count(2)
+    assert timing["service"] == "shop shop.db.fail-time" and timing["host"] == "web-1"
+    assert timing["ttl"] == 30.0 and timing["tags"] == ["python", "prod", "duration"]
+    assert abs(timing["time_micros"] / 1e6 - timing["time"]) < 1
+    assert error["service"] == "shop shop.db.fail-exceptions" and error["state"] == "warning"

@@ -1,0 +1,211 @@
+"""The sender, in process, over real sockets to the Riemann-protocol sink."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import tracemalloc
+
+import pytest
+import trustme
+
+from riemann_auto.event import Event
+from riemann_auto.runtime import Runtime
+from riemann_auto.settings import Settings
+from riemann_auto.timing import timed
+from riemann_auto.transports import UdpTransport
+from tests.riemann_sink import RiemannSink
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def make_runtime():
+    made = []
+
+    def make(port: int, **overrides) -> Runtime:
+        values = {"flush_interval": 0.02, "event_host": "testhost", **overrides}
+        settings = Settings.from_environ({}).replace(port=port, **values)
+        runtime = Runtime(settings)
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.sender.shutdown(1.0)
+
+
+def timed_noop(runtime: Runtime, name: str = "op"):
+    return timed(lambda: None, runtime.probe(name))
+
+
+def test_many_events_per_message(sink, make_runtime):
+    op = timed_noop(make_runtime(sink.port, batch_size=100))
+    for _ in range(1000):
+        op()
+    events = sink.wait_for_count(1000)
+    assert {e["service"] for e in events} == {"op-time"}
+    assert all(e["host"] == "testhost" and e["tags"] == ["python", "duration"] for e in events)
+    assert sink.frames <= 100  # batched, not one round trip per call
+
+
+def test_riemann_down_from_the_start_then_up(make_runtime):
+    port = free_port()
+    runtime = make_runtime(port)
+    op = timed_noop(runtime)
+    op()
+    runtime.sender.flush(5)
+    assert runtime.sender.failed == 1  # tried, failed, and the caller never knew
+    with RiemannSink() as sink:
+        sink.port = port
+        sink.restart()
+        for _ in range(5):
+            op()
+        sink.wait_for_count(5)
+
+
+def test_down_mid_run_and_back(sink, make_runtime):
+    runtime = make_runtime(sink.port)
+    before, after = timed_noop(runtime, "before"), timed_noop(runtime, "after")
+    before()
+    sink.wait_for_count(1, service="before-time")
+    sink.stop()
+    before()
+    runtime.sender.flush(5)
+    sink.start()
+    after()
+    sink.wait_for_count(1, service="after-time")
+    assert runtime.sender.counters()["reconnects"] >= 1
+
+
+def test_silent_riemann_never_holds_up_the_caller(make_runtime):
+    with RiemannSink(mode="silent") as sink:
+        runtime = make_runtime(sink.port, timeout=0.3, queue_size=50_000)
+        op = timed_noop(runtime)
+        for _ in range(20_000):  # while the sender waits on a silent server
+            op()
+        assert runtime.sender.flush(0.05) is False
+        assert sink.frames >= 1  # the server got events but never answered
+        sink.mode = "ok"  # the next connection gets answers
+        op()
+        sink.wait_for(lambda evs: runtime.sender.sent >= 1)
+
+
+def test_full_queue_drops_and_counts_with_bounded_memory(make_runtime):
+    runtime = make_runtime(free_port(), queue_size=1000, flush_interval=60)
+    op = timed_noop(runtime)
+    tracemalloc.start()
+    for _ in range(200_000):
+        op()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    sender = runtime.sender
+    assert sender.pending() <= 1000
+    assert sender.dropped > 190_000
+    assert sender.dropped + sender.failed + sender.pending() == 200_000  # every event accounted
+    assert peak < 2 * 1024 * 1024
+
+
+def test_eight_threads_lose_nothing_while_the_queue_has_room(sink, make_runtime):
+    runtime = make_runtime(sink.port, queue_size=100_000)
+    ops = [timed_noop(runtime, f"t{i}") for i in range(8)]
+    threads = [threading.Thread(target=lambda f=f: [f() for _ in range(2000)]) for f in ops]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    events = sink.wait_for_count(16_000)
+    assert len(events) == 16_000
+    assert runtime.sender.dropped == 0
+    for i in range(8):
+        assert len(sink.services(f"t{i}-time")) == 2000
+
+
+def test_udp_splits_batches_and_drops_an_event_too_large_alone():
+    with RiemannSink().start(udp=True) as sink:
+        transport = UdpTransport("127.0.0.1", sink.port, max_datagram=400)
+        events = [Event(service=f"udp{i}", metric=i, tags=("python",)) for i in range(60)]
+        huge = Event(service="huge", description="x" * 1000)
+        transport.send([*events[:30], huge, *events[30:]])
+        received = sink.wait_for_count(60)
+        assert sorted(e["service"] for e in received) == sorted(f"udp{i}" for i in range(60))
+        assert all(e["datagram_size"] <= 400 for e in received)
+        assert sink.frames > 1
+        assert transport.dropped == 1
+
+
+def test_udp_through_the_sender(make_runtime):
+    with RiemannSink().start(udp=True) as sink:
+        op = timed_noop(make_runtime(sink.port, transport="udp"))
+        op()
+        [event] = sink.wait_for_count(1)
+        assert event["service"] == "op-time" and event["datagram_size"]
+
+
+def test_stats_events_report_drops(sink, make_runtime):
+    runtime = make_runtime(sink.port, queue_size=1, flush_interval=0.5, stats_interval=0.01)
+    op = timed_noop(runtime)
+    for _ in range(100):
+        op()
+    events = sink.wait_for(lambda evs: any(e["service"] == "riemann-auto dropped" for e in evs))
+    [dropped] = [e for e in events if e["service"] == "riemann-auto dropped"]
+    assert dropped["metric"] >= 98 and dropped["state"] == "warning"
+    assert "riemann-auto" in dropped["tags"]
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    client = ca.issue_cert("riemann-auto-client")
+    paths = {name: folder / f"{name}.pem" for name in ("ca", "client_cert", "client_key")}
+    ca.cert_pem.write_to_path(paths["ca"])
+    client.cert_chain_pems[0].write_to_path(paths["client_cert"])
+    client.private_key_pem.write_to_path(paths["client_key"])
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.configure_cert(context)
+    ca.configure_trust(context)
+    context.verify_mode = ssl.CERT_REQUIRED  # Riemann always demands a client certificate
+    return {k: str(v) for k, v in paths.items()}, context
+
+
+def test_tls_with_client_certificate(tls_files, make_runtime):
+    paths, context = tls_files
+    with RiemannSink(ssl_context=context) as sink:
+        runtime = make_runtime(
+            sink.port,
+            transport="tls",
+            tls_ca_file=paths["ca"],
+            tls_cert_file=paths["client_cert"],
+            tls_key_file=paths["client_key"],
+        )
+        op = timed_noop(runtime)
+        op()
+        [event] = sink.wait_for_count(1)
+        assert event["service"] == "op-time"
+
+
+def test_tls_without_client_certificate_fails_without_raising(tls_files, make_runtime):
+    paths, context = tls_files
+    with RiemannSink(ssl_context=context) as sink:
+        runtime = make_runtime(sink.port, transport="tls", tls_ca_file=paths["ca"])
+        op = timed_noop(runtime)
+        op()
+        runtime.sender.flush(5)
+        assert runtime.sender.failed == 1 and sink.events == []
+
+
+def test_tls_rejects_a_server_it_cannot_verify(tls_files, make_runtime):
+    _, context = tls_files
+    with RiemannSink(ssl_context=context) as sink:
+        runtime = make_runtime(sink.port, transport="tls")  # system CAs only
+        timed_noop(runtime)()
+        runtime.sender.flush(5)
+        assert runtime.sender.failed == 1 and sink.events == []
