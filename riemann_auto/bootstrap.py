@@ -23,9 +23,7 @@ def hook_dir() -> str:
     installed = os.path.join(here, "sitecustomize_hook")  # inside the wheel
     if os.path.isfile(os.path.join(installed, "sitecustomize.py")):
         return installed
-    return os.path.join(
-        os.path.dirname(here), "sitecustomize_hook"
-    )  # a source checkout
+    return os.path.join(os.path.dirname(here), "sitecustomize_hook")  # a source checkout
 
 
 def with_hook_on_pythonpath(pythonpath: str | None) -> str:

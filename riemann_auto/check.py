@@ -38,10 +38,7 @@ SETTINGS_SHOWN = (
 
 def _shown(value: object) -> str:
     if isinstance(value, (tuple, frozenset)):
-        return (
-            ",".join(sorted(value) if isinstance(value, frozenset) else value)
-            or "(none)"
-        )
+        return ",".join(sorted(value) if isinstance(value, frozenset) else value) or "(none)"
     return "(unset)" if value in (None, "") else str(value)
 
 
@@ -49,9 +46,7 @@ def check(out=None) -> int:
     out = out or sys.stdout
     problems: list[str] = []
     settings = Settings.from_environ(report=problems.append)
-    out.write(
-        f"riemann-auto {__version__}, Python {sys.version.split()[0]}\n\nsettings:\n"
-    )
+    out.write(f"riemann-auto {__version__}, Python {sys.version.split()[0]}\n\nsettings:\n")
     for variable, attribute in SETTINGS_SHOWN:
         out.write(f"  {variable:34} {_shown(getattr(settings, attribute))}\n")
     for problem in problems:
@@ -110,9 +105,7 @@ def _check_riemann(settings: Settings, out) -> bool:
         out.write(f"  FAIL test event not delivered: {type(exc).__name__}: {exc}\n")
         return False
     if settings.transport == "udp":
-        out.write(
-            "  ok   test event sent (UDP has no acknowledgement; use tcp to verify)\n"
-        )
+        out.write("  ok   test event sent (UDP has no acknowledgement; use tcp to verify)\n")
     elif settings.transport == "console":
         out.write("  ok   test event written to stderr (no Riemann server involved)\n")
     else:

@@ -38,13 +38,7 @@ def varint(value: int) -> bytes:
 
 
 def _int64(value: int) -> int:
-    return (
-        _INT64_MIN
-        if value < _INT64_MIN
-        else _INT64_MAX
-        if value > _INT64_MAX
-        else value
-    )
+    return _INT64_MIN if value < _INT64_MIN else _INT64_MAX if value > _INT64_MAX else value
 
 
 def _float32(value: float) -> bytes:

@@ -38,8 +38,6 @@ def _sender_for(rt: runtime.Runtime, client: object):
     if entry is None or entry[0] is not client:
         from .transports import ClientTransport
 
-        sender = rt.sender_for(
-            ClientTransport(client), f"client {type(client).__name__}"
-        )
+        sender = rt.sender_for(ClientTransport(client), f"client {type(client).__name__}")
         entry = _client_senders[id(client)] = (client, sender)
     return entry[1]

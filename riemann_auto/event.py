@@ -76,9 +76,7 @@ class Event:
             value = getattr(self, name)
             if value is not None:
                 event[name] = value
-        attributes = {
-            k: v for k, v in self.attributes if k not in RESERVED_ATTRIBUTE_KEYS
-        }
+        attributes = {k: v for k, v in self.attributes if k not in RESERVED_ATTRIBUTE_KEYS}
         if attributes:
             event["attributes"] = attributes
         return event

@@ -36,9 +36,9 @@ def find_program(program: str, path: str | None = None) -> str | None:
     """Where a shell would find PROGRAM: as given if it has a slash, else on PATH."""
     if os.sep in program:
         return program if os.path.exists(program) else None
-    for folder in (
-        path if path is not None else os.environ.get("PATH", os.defpath)
-    ).split(os.pathsep):
+    for folder in (path if path is not None else os.environ.get("PATH", os.defpath)).split(
+        os.pathsep
+    ):
         candidate = os.path.join(folder or os.curdir, program)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate

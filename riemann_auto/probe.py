@@ -101,11 +101,7 @@ def describe(exc: BaseException) -> tuple[str, str]:
     """Qualified class name and bounded message, taken now so no traceback is kept."""
     cls = type(exc)
     module = getattr(cls, "__module__", "")
-    kind = (
-        cls.__qualname__
-        if module in ("builtins", "", None)
-        else f"{module}.{cls.__qualname__}"
-    )
+    kind = cls.__qualname__ if module in ("builtins", "", None) else f"{module}.{cls.__qualname__}"
     try:
         message = str(exc)
     except Exception:

@@ -133,9 +133,7 @@ class Sender:
         with self._lock:
             if self._running or self._closing:
                 return
-            thread = threading.Thread(
-                target=self._run, name="riemann-auto-sender", daemon=True
-            )
+            thread = threading.Thread(target=self._run, name="riemann-auto-sender", daemon=True)
             try:
                 thread.start()
             except RuntimeError:  # interpreter shutting down
@@ -266,9 +264,7 @@ class Sender:
         self._reported = counters
         if not any(deltas.values()):
             return
-        log.debug(
-            "since the last report: " + ", ".join(f"{k} {v}" for k, v in deltas.items())
-        )
+        log.debug("since the last report: " + ", ".join(f"{k} {v}" for k, v in deltas.items()))
         if self._stats_events is not None:
             for event in self._stats_events(deltas):
                 self._queue.append(event)

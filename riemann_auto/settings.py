@@ -110,9 +110,7 @@ class Settings:
                 return default
             return value
 
-        def choice(
-            name: str, default: str, allowed: tuple[str, ...], fold=str.lower
-        ) -> str:
+        def choice(name: str, default: str, allowed: tuple[str, ...], fold=str.lower) -> str:
             raw = env.get(name, "").strip()
             if not raw:
                 return default
@@ -154,9 +152,7 @@ class Settings:
                 "RIEMANN_TLS_CERT_FILE and RIEMANN_TLS_KEY_FILE go together; "
                 "connecting without a client certificate"
             )
-            tls_files["RIEMANN_TLS_CERT_FILE"] = tls_files["RIEMANN_TLS_KEY_FILE"] = (
-                None
-            )
+            tls_files["RIEMANN_TLS_CERT_FILE"] = tls_files["RIEMANN_TLS_KEY_FILE"] = None
 
         settings = cls(
             host=text("RIEMANN_HOST", "127.0.0.1"),
@@ -172,16 +168,11 @@ class Settings:
             ttl=ttl,
             exception_state=text("RIEMANN_EXCEPTION_STATE", "critical"),
             disabled_instrumentations=frozenset(
-                name.lower()
-                for name in _split(env.get("RIEMANN_DISABLED_INSTRUMENTATIONS", ""))
+                name.lower() for name in _split(env.get("RIEMANN_DISABLED_INSTRUMENTATIONS", ""))
             ),
-            flask_excluded_routes=frozenset(
-                _split(env.get("RIEMANN_FLASK_EXCLUDED_ROUTES", ""))
-            ),
+            flask_excluded_routes=frozenset(_split(env.get("RIEMANN_FLASK_EXCLUDED_ROUTES", ""))),
             enabled=enabled_raw not in ("false", "0", "no", "off"),
-            queue_size=number(
-                "RIEMANN_QUEUE_SIZE", DEFAULT_QUEUE_SIZE, int, 1, 10_000_000
-            ),
+            queue_size=number("RIEMANN_QUEUE_SIZE", DEFAULT_QUEUE_SIZE, int, 1, 10_000_000),
             batch_size=number("RIEMANN_BATCH_SIZE", DEFAULT_BATCH_SIZE, int, 1, 10_000),
             flush_interval=number(
                 "RIEMANN_FLUSH_INTERVAL", DEFAULT_FLUSH_INTERVAL, float, 0.001, 60.0
@@ -189,9 +180,7 @@ class Settings:
             timeout=number("RIEMANN_TIMEOUT", 2.0, float, 0.01, 600.0),
             shutdown_timeout=number("RIEMANN_SHUTDOWN_TIMEOUT", 2.0, float, 0.0, 60.0),
             stats_interval=number("RIEMANN_STATS_INTERVAL", 10.0, float, 0.01, 86400.0),
-            log_level=choice(
-                "RIEMANN_LOG_LEVEL", "WARNING", LOG_LEVELS, fold=str.upper
-            ),
+            log_level=choice("RIEMANN_LOG_LEVEL", "WARNING", LOG_LEVELS, fold=str.upper),
             problems=tuple(problems),
         )
         log.set_level(settings.log_level)

@@ -21,9 +21,7 @@ class Target:
 
     __slots__ = ("entry", "module", "path", "name")
 
-    def __init__(
-        self, entry: str, module: str, path: tuple[str, ...], name: str | None
-    ) -> None:
+    def __init__(self, entry: str, module: str, path: tuple[str, ...], name: str | None) -> None:
         self.entry, self.module, self.path, self.name = entry, module, path, name
 
     @property
@@ -34,8 +32,7 @@ class Target:
 def _dotted(text: str, allow_star: bool = False) -> bool:
     parts = text.split(".")
     return all(
-        part.isidentifier()
-        or (allow_star and part == "*" and i == len(parts) - 1 and i > 0)
+        part.isidentifier() or (allow_star and part == "*" and i == len(parts) - 1 and i > 0)
         for i, part in enumerate(parts)
     )
 
@@ -49,9 +46,7 @@ def parse(entry: str) -> Target:
     if not _dotted(module):
         raise ValueError(f"{module!r} is not a module name")
     if not _dotted(qualname, allow_star=True):
-        raise ValueError(
-            f"{qualname!r} is not a qualified name (Class.method, Class.*)"
-        )
+        raise ValueError(f"{qualname!r} is not a qualified name (Class.method, Class.*)")
     if module == "__main__":
         raise ValueError(
             "__main__ cannot be a target: it runs as a script before it could be "
@@ -63,9 +58,7 @@ def parse(entry: str) -> Target:
     return Target(entry, module, tuple(qualname.split(".")), name or None)
 
 
-def parse_all(
-    entries: tuple[str, ...], report: Callable[[str], None] = log.warn
-) -> list[Target]:
+def parse_all(entries: tuple[str, ...], report: Callable[[str], None] = log.warn) -> list[Target]:
     targets = []
     for entry in entries:
         try:
@@ -81,9 +74,7 @@ def _is_function_like(value: object) -> bool:
     return callable(value) and not isinstance(value, type)
 
 
-def resolve(
-    module: ModuleType, target: Target
-) -> list[tuple[object, str, object, str]]:
+def resolve(module: ModuleType, target: Target) -> list[tuple[object, str, object, str]]:
     """(owner, attribute, raw value, qualname) for every function the target names.
 
     Raises LookupError saying what is missing.
@@ -102,13 +93,10 @@ def resolve(
         found = [
             (owner, attr, value, f"{prefix}.{attr}")
             for attr, value in vars(owner).items()
-            if not (attr.startswith("__") and attr.endswith("__"))
-            and _is_function_like(value)
+            if not (attr.startswith("__") and attr.endswith("__")) and _is_function_like(value)
         ]
         if not found:
-            raise LookupError(
-                f"class {prefix} in module {target.module} defines no methods"
-            )
+            raise LookupError(f"class {prefix} in module {target.module} defines no methods")
         return found
     if isinstance(owner, type):
         # The raw descriptor, so staticmethods and classmethods stay what they are.
@@ -117,19 +105,13 @@ def resolve(
                 value = vars(klass)[last]
                 break
         else:
-            raise LookupError(
-                f"class {prefix} in module {target.module} has no {last!r}"
-            )
+            raise LookupError(f"class {prefix} in module {target.module} has no {last!r}")
     elif hasattr(owner, last):
         value = getattr(owner, last)
     else:
-        raise LookupError(
-            f"module {target.module} has no attribute {target.qualname!r}"
-        )
+        raise LookupError(f"module {target.module} has no attribute {target.qualname!r}")
     if not _is_function_like(value):
-        raise LookupError(
-            f"{target.qualname!r} in module {target.module} is not a function"
-        )
+        raise LookupError(f"{target.qualname!r} in module {target.module} is not a function")
     return [(owner, last, value, target.qualname)]
 
 

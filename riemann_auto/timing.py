@@ -46,9 +46,7 @@ def code_attributes(func: object) -> tuple[tuple[str, str], ...]:
 
 
 def is_timed(obj: object) -> bool:
-    return isinstance(obj, wrapt.FunctionWrapper) and hasattr(
-        obj, "_self_riemann_probe"
-    )
+    return isinstance(obj, wrapt.FunctionWrapper) and hasattr(obj, "_self_riemann_probe")
 
 
 def timed(func, probe: Probe):

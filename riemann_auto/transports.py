@@ -55,9 +55,7 @@ class TcpTransport(Transport):
         self._encoder = codec.StaticCache()
 
     def send(self, events: list[Event]) -> None:
-        payload = codec.frame(
-            codec.encode_msg([self._encoder.encode(e) for e in events])
-        )
+        payload = codec.frame(codec.encode_msg([self._encoder.encode(e) for e in events]))
         reused = self._sock is not None
         try:
             ok, error = self._round_trip(payload)
@@ -87,16 +85,12 @@ class TcpTransport(Transport):
 
     def _connection(self) -> socket.socket:
         if self._sock is None:
-            sock = socket.create_connection(
-                (self.host, self.port), timeout=self.timeout
-            )
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
                 if self._ssl_context is not None:
-                    sock = self._ssl_context.wrap_socket(
-                        sock, server_hostname=self.host
-                    )
+                    sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
                 sock.settimeout(self.timeout)
             except BaseException:
                 sock.close()
@@ -196,10 +190,7 @@ class ClientTransport(Transport):
 
     def close(self) -> None:
         disconnect = getattr(self.client, "disconnect", None)
-        if (
-            disconnect is not None
-            and getattr(self.client, "connection", None) is not None
-        ):
+        if disconnect is not None and getattr(self.client, "connection", None) is not None:
             disconnect()
 
     def forget(self) -> None:

@@ -60,7 +60,7 @@ def test_time_and_metric_fields():
 
 
 def test_reserved_attribute_keys_are_never_sent():
-    attributes = tuple((key, "x") for key in sorted(RESERVED_ATTRIBUTE_KEYS)) + (("route", "/a"),)
+    attributes = (*((key, "x") for key in sorted(RESERVED_ATTRIBUTE_KEYS)), ("route", "/a"))
     [event] = decode([Event(service="s", attributes=attributes)])
     assert event["attributes"] == {"route": "/a"}
 
@@ -122,7 +122,7 @@ def _same_float(a: float, b: float) -> bool:
 def test_any_event_decodes_with_the_protobuf_runtime(batch):
     decoded = decode(batch)
     assert len(decoded) == len(batch)
-    for event, got in zip(batch, decoded):
+    for event, got in zip(batch, decoded, strict=True):
         for name in ("service", "state", "host"):
             value = getattr(event, name)
             assert got.get(name) == (None if value is None else _utf8(value))

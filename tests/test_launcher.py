@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPS, PYTHON, RIEMANN_RUN, ROOT, riemann_env, riemann_popen, riemann_run
+from tests.conftest import APPS, PYTHON, ROOT, riemann_env, riemann_popen, riemann_run
 
 QUERY = "from shop.db import query; query('q', limit=1)"
 

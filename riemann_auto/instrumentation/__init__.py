@@ -80,9 +80,7 @@ def activate(instrumentor: Instrumentor, runtime: Callable[[], Runtime]) -> bool
     try:
         instrumentor.instrument(runtime())
     except Exception as exc:
-        log.warn(
-            f"{instrumentor.name} left uninstrumented: {type(exc).__name__}: {exc}"
-        )
+        log.warn(f"{instrumentor.name} left uninstrumented: {type(exc).__name__}: {exc}")
         return False
     log.debug(f"{instrumentor.name} instrumented")
     return True

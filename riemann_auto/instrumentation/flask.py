@@ -37,9 +37,7 @@ class FlaskInstrumentor(Instrumentor):
         if self._original is not None:
             return
         original = flask.Flask.__dict__["dispatch_request"]
-        if isinstance(
-            original, wrapt.FunctionWrapper
-        ):  # someone's earlier instrumentor
+        if isinstance(original, wrapt.FunctionWrapper):  # someone's earlier instrumentor
             return
         self._original = original
         flask.Flask.dispatch_request = wrapt.FunctionWrapper(
@@ -98,10 +96,7 @@ def _dispatch_wrapper(runtime: Runtime, request):
             req.routing_exception is not None
             or rule is None
             or rule.rule in excluded
-            or (
-                req.method == "OPTIONS"
-                and getattr(rule, "provide_automatic_options", False)
-            )
+            or (req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False))
         ):
             return wrapped(*args, **kwargs)
         probe = probe_for(rule.endpoint, rule.rule)

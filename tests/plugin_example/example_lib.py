@@ -1,0 +1,5 @@
+"""The library the example instrumentor instruments."""
+
+
+def greet(name: str) -> str:
+    return f"hello {name}"

@@ -1,0 +1,64 @@
+"""Web servers started through riemann-run, and plain HTTP requests to them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+
+from tests.conftest import riemann_popen
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A server process whose stderr is read until it says it is listening."""
+
+    def __init__(self, args: list[str], env: dict[str, str], port: int, ready: str) -> None:
+        self.port = port
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._marker = ready
+        self.proc = riemann_popen(*args, env=env, start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(60):
+            self.stop()
+            raise AssertionError("server did not start:\n" + "".join(self.lines))
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if self._marker in line:
+                self._ready.set()
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def stop(self) -> None:
+        """SIGTERM to the whole process group: reloaders and workers go too."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
