@@ -80,10 +80,18 @@ def encode_static(event: Event) -> bytes:
     return b"".join(out)
 
 
-def encode_metric(metric: int | float | None) -> bytes:
+_double_and_float = struct.Struct("<BdBf").pack
+
+
+def encode_metric(metric: float | None) -> bytes:
     """metric_sint64 (integers) or metric_d, plus metric_f for older consumers."""
     if metric is None:
         return b""
+    if type(metric) is float:
+        try:
+            return _double_and_float(0x71, metric, 0x7D, metric)
+        except OverflowError:  # beyond float32: metric_f becomes an infinity
+            return b"\x71" + _pack_double(metric) + b"\x7d" + _float32(metric)
     if isinstance(metric, int) and _INT64_MIN <= metric <= _INT64_MAX:
         zigzag = (metric << 1) ^ (metric >> 63)
         return b"\x68" + varint(zigzag) + b"\x7d" + _float32(float(metric))
@@ -91,22 +99,37 @@ def encode_metric(metric: int | float | None) -> bytes:
     return b"\x71" + _pack_double(metric) + b"\x7d" + _float32(metric)
 
 
-def encode_event(event: Event, static: bytes | None = None) -> bytes:
-    """The `Event` message body; `static` is `encode_static(event)` if cached."""
+# The time fields of consecutive events share their high-order varint bytes:
+# (seconds, its field, micros >> 21, its varint), replaced whole, never mutated.
+_time_cache: tuple[int, bytes, int, bytes] = (-1, b"", -1, b"")
+
+
+def _time_fields(micros: int) -> tuple[bytes, bytes]:
+    """Fields 1 (time, seconds) and 10 (time_micros) for a time in microseconds."""
+    if micros < 1 << 21:  # early, or negative: no shortcut
+        return b"\x08" + varint(micros // 1_000_000), b"\x50" + varint(micros)
+    seconds, seconds_field, high, high_bytes = cache = _time_cache
+    if micros // 1_000_000 != seconds or micros >> 21 != high:
+        seconds, high = micros // 1_000_000, micros >> 21
+        cache = (seconds, b"\x08" + varint(seconds), high, varint(high))
+        globals()["_time_cache"] = cache
+        seconds_field, high_bytes = cache[1], cache[3]
+    low = micros & 0x1FFFFF
+    return seconds_field, b"\x50" + bytes(
+        ((low & 0x7F) | 0x80, ((low >> 7) & 0x7F) | 0x80, (low >> 14) | 0x80)
+    ) + high_bytes
+
+
+def encode_event(event: Event) -> bytes:
+    """The `Event` message body, reusing the event's cached static part if it has one."""
+    static = event.static
     if static is None:
         static = encode_static(event)
     micros = event.time_micros
     if micros is None:
         return static + encode_metric(event.metric)
-    micros = _int64(int(micros))
-    return (
-        b"\x08"
-        + varint(micros // 1_000_000)
-        + static
-        + b"\x50"
-        + varint(micros)
-        + encode_metric(event.metric)
-    )
+    seconds_field, micros_field = _time_fields(_int64(int(micros)))
+    return b"".join((seconds_field, static, micros_field, encode_metric(event.metric)))
 
 
 def encode_msg(event_bodies: list[bytes]) -> bytes:
@@ -121,25 +144,6 @@ def frame(msg: bytes) -> bytes:
 
 def encode_query(query: str) -> bytes:
     return _field(0x2A, _field(0x0A, _text(query)))
-
-
-class StaticCache:
-    """Remembers the static part of recent events: most events repeat it exactly."""
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._limit = limit
-        self._cache: dict[tuple, bytes] = {}
-
-    def encode(self, event: Event) -> bytes:
-        key = event.static_key()
-        static = self._cache.get(key)
-        if static is None:
-            static = encode_static(event)
-            if event.description is None:
-                if len(self._cache) >= self._limit:
-                    self._cache.clear()
-                self._cache[key] = static
-        return encode_event(event, static)
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:

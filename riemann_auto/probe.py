@@ -6,7 +6,11 @@ tuples; `Probe.to_events` runs later on the sender's thread.
 
 from __future__ import annotations
 
+from .codec import encode_static
 from .event import Event, bounded_description
+
+# Distinct `extra` attribute sets remembered per probe (Flask: methods x statuses).
+MAX_TEMPLATES = 64
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,6 +48,7 @@ class Probe:
         "time_tags",
         "exception_service",
         "exception_tags",
+        "_templates",
     )
 
     def __init__(
@@ -63,25 +68,33 @@ class Probe:
         self.time_tags = (*base_tags, "duration")
         self.exception_service = f"{defaults.prefix}{name}-exceptions"
         self.exception_tags = (*base_tags, "exception")
+        self._templates: dict[tuple | None, Event] = {}
 
-    def to_events(self, item: tuple, wall_offset_ns: int, out: list[Event]) -> None:
-        _, duration_ns, end_ns, error, extra = item
-        defaults = self.defaults
-        micros = (end_ns + wall_offset_ns) // 1000
-        attributes = self.attributes + extra if extra else self.attributes
-        out.append(
-            Event(
+    def _template(self, extra: tuple | None) -> Event:
+        """The time event for calls that recorded `extra`; its encoding is cached on it."""
+        template = self._templates.get(extra)
+        if template is None:
+            defaults = self.defaults
+            template = Event(
                 service=self.time_service,
-                metric=duration_ns / 1e6,
-                time_micros=micros,
                 tags=self.time_tags,
-                attributes=attributes,
+                attributes=self.attributes + extra if extra else self.attributes,
                 host=defaults.host,
                 ttl=defaults.ttl,
             )
-        )
+            template.static = encode_static(template)
+            if len(self._templates) < MAX_TEMPLATES:
+                self._templates[extra] = template
+        return template
+
+    def to_events(self, item: tuple, wall_offset_ns: int, out: list[Event]) -> None:
+        _, duration_ns, end_ns, error, extra = item
+        micros = (end_ns + wall_offset_ns) // 1000
+        template = self._template(extra)
+        out.append(template.at(micros, duration_ns / 1e6))
         if error is not None:
             kind, message = error
+            defaults = self.defaults
             out.append(
                 Event(
                     service=self.exception_service,
@@ -90,7 +103,7 @@ class Probe:
                     state=defaults.exception_state,
                     description=message,
                     tags=self.exception_tags,
-                    attributes=(*attributes, ("exception", kind)),
+                    attributes=(*template.attributes, ("exception", kind)),
                     host=defaults.host,
                     ttl=defaults.ttl,
                 )

@@ -8,12 +8,13 @@ function. Nothing is imported on the program's behalf.
 from __future__ import annotations
 
 from . import log
-from .runtime import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
+
+    from .runtime import Runtime
 
 
 class Target:

@@ -52,10 +52,9 @@ class TcpTransport(Transport):
         self.host, self.port, self.timeout = host, port, timeout
         self._ssl_context = ssl_context
         self._sock: socket.socket | None = None
-        self._encoder = codec.StaticCache()
 
     def send(self, events: list[Event]) -> None:
-        payload = codec.frame(codec.encode_msg([self._encoder.encode(e) for e in events]))
+        payload = codec.frame(codec.encode_msg([codec.encode_event(e) for e in events]))
         reused = self._sock is not None
         try:
             ok, error = self._round_trip(payload)
@@ -130,7 +129,6 @@ class UdpTransport(Transport):
     def __init__(self, host: str, port: int, max_datagram: int = MAX_DATAGRAM) -> None:
         self.host, self.port, self.max_datagram = host, port, max_datagram
         self._sock: socket.socket | None = None
-        self._encoder = codec.StaticCache()
 
     def send(self, events: list[Event]) -> None:
         if self._sock is None:
@@ -144,7 +142,7 @@ class UdpTransport(Transport):
         datagram: list[bytes] = []
         size = 0
         for event in events:
-            body = self._encoder.encode(event)
+            body = codec.encode_event(event)
             item = 1 + len(codec.varint(len(body))) + len(body)
             if item > self.max_datagram:
                 self.dropped += 1

@@ -165,6 +165,10 @@ class RiemannSink:
             self._receive(data, datagram=True)
 
     def _receive(self, body: bytes, datagram: bool = False) -> bool:
+        if self.mode == "ack-only":  # benchmarks: answer at once, parse nothing
+            with self._cond:
+                self.frames += 1
+            return True
         try:
             msg = Msg.FromString(body)
         except DecodeError:
@@ -192,3 +196,28 @@ def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
+
+
+def main() -> None:
+    """Serve in a process of its own: prints the port, runs until stdin closes."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--mode", default="ok", choices=["ok", "reject", "silent", "slow", "ack-only"]
+    )
+    parser.add_argument("--count-only", action="store_true", help="parse frames, keep no events")
+    args = parser.parse_args()
+    sink = RiemannSink(mode=args.mode, decode=not args.count_only)
+    sink.port = args.port
+    sink.start(udp=True)
+    print(sink.port, flush=True)
+    sys.stdin.read()
+    sink.stop()
+    print(f"{sink.frames} frames, {sink.event_count} events", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -52,7 +52,10 @@ class FlaskInstrumentor(Instrumentor):
             self._original = None
 
 
-def _status_of(rv: object) -> int | None:
+_PLAIN_BODIES = frozenset((dict, str, bytes, list))
+
+
+def _status_of(rv: object) -> int:
     """The status code a view's return value decides, as Flask reads it."""
     if isinstance(rv, tuple):
         if len(rv) >= 2 and isinstance(rv[1], int):
@@ -69,16 +72,19 @@ def _dispatch_wrapper(runtime: Runtime, request):
     from werkzeug.wrappers import Response
 
     excluded = runtime.settings.flask_excluded_routes
-    probes: dict[tuple[str, str], Probe] = {}
+    probes: dict[int, tuple[object, Probe | None]] = {}
     extras: dict[tuple[str, int], tuple] = {}
 
-    def probe_for(endpoint: str, rule: str) -> Probe:
-        probe = probes.get((endpoint, rule))
-        if probe is None:
-            probe = probes[(endpoint, rule)] = runtime.probe(
-                endpoint, (("http.route", rule), ("flask.endpoint", endpoint))
-            )
-        return probe
+    def probe_for(rule) -> Probe | None:
+        """The rule's probe, None for an excluded route; one dict lookup per request."""
+        entry = probes.get(id(rule))
+        if entry is None or entry[0] is not rule:
+            probe = None
+            if rule.rule not in excluded:
+                attributes = (("http.route", rule.rule), ("flask.endpoint", rule.endpoint))
+                probe = runtime.probe(rule.endpoint, attributes)
+            entry = probes[id(rule)] = (rule, probe)
+        return entry[1]
 
     def extra_for(method: str, status: int) -> tuple:
         extra = extras.get((method, status))
@@ -92,16 +98,15 @@ def _dispatch_wrapper(runtime: Runtime, request):
     def dispatch(wrapped, instance, args, kwargs):
         req = request._get_current_object()
         rule = req.url_rule
-        if (
-            req.routing_exception is not None
-            or rule is None
-            or rule.rule in excluded
-            or (req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False))
-        ):
+        if rule is None or req.routing_exception is not None:
             return wrapped(*args, **kwargs)
-        probe = probe_for(rule.endpoint, rule.rule)
-        record = probe.record
         method = req.method
+        if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+            return wrapped(*args, **kwargs)
+        probe = probe_for(rule)
+        if probe is None:
+            return wrapped(*args, **kwargs)
+        record = probe.record
         start = perf_counter_ns()
         try:
             rv = wrapped(*args, **kwargs)
@@ -119,18 +124,16 @@ def _dispatch_wrapper(runtime: Runtime, request):
             end = perf_counter_ns()
             record((probe, end - start, end, None, extra_for(method, 500)))
             raise
-        status = _status_of(rv)
+        end = perf_counter_ns()
+        if type(rv) in _PLAIN_BODIES:
+            record((probe, end - start, end, None, extra_for(method, 200)))
+            return rv
+        extra = extra_for(method, _status_of(rv))
         streamed = _streamed_body(rv, Response)
         if streamed is None:
-            end = perf_counter_ns()
-            record((probe, end - start, end, None, extra_for(method, status)))
+            record((probe, end - start, end, None, extra))
             return rv
-        return _replace_body(
-            rv,
-            streamed,
-            _timed_body(streamed, probe, start, extra_for(method, status)),
-            Response,
-        )
+        return _replace_body(rv, streamed, _timed_body(streamed, probe, start, extra), Response)
 
     return dispatch
 

@@ -1,0 +1,427 @@
+"""riemann-auto's benchmarks: python -m benchmarks.run [--quick] [--only NAME ...]
+
+Every figure is printed next to a baseline measured in the same run, and as a
+ratio to it. The Riemann-protocol sink runs in a process of its own, so its
+work is not counted against riemann-auto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import timeit
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PYTHON = sys.executable
+RIEMANN_RUN = str(BIN / "riemann-run")
+
+
+class SinkProcess:
+    """tests/riemann_sink.py in its own process."""
+
+    def __init__(self, *flags: str) -> None:
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "tests.riemann_sink", *flags],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.port = int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def runtime_for(port: int, **overrides):
+    from riemann_auto.runtime import Runtime
+    from riemann_auto.settings import Settings
+
+    return Runtime(Settings.from_environ({}).replace(port=port, **overrides))
+
+
+def seed_round_trip(port: int):
+    """The seed's pattern: every call builds, sends and awaits one event (blocking)."""
+    from riemann_auto import codec
+    from riemann_auto.event import Event
+
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send_one(duration_ms: float) -> None:
+        event = Event(
+            service="x-time",
+            metric=duration_ms,
+            time_micros=time.time_ns() // 1000,
+            tags=("python", "duration"),
+            host="h",
+        )
+        sock.sendall(codec.frame(codec.encode_msg([codec.encode_event(event)])))
+        length = int.from_bytes(sock.recv(4), "big")
+        sock.recv(length)
+
+    def call(func):
+        def timed_call():
+            start = time.perf_counter()
+            func()
+            send_one((time.perf_counter() - start) * 1000)
+
+        return timed_call
+
+    return call, sock
+
+
+def row(name: str, value: float, unit: str, baseline: float | None = None, note: str = "") -> None:
+    ratio = f"{value / baseline:8.2f}x" if baseline else " " * 9
+    print(f"  {name:48} {value:12.3f} {unit:8} {ratio}  {note}")
+
+
+def best_per_call(func, number: int, repeat: int = 5) -> float:
+    return min(timeit.repeat(func, number=number, repeat=repeat)) / number
+
+
+# -- the benchmarks -------------------------------------------------------------
+
+
+def caller_cost(quick: bool) -> None:
+    """What a timed call costs the application's thread."""
+    import wrapt
+
+    from benchmarks.bench_app import trivial
+    from riemann_auto.timing import timed
+
+    number = 100_000 if quick else 500_000
+    # Riemann down and a long flush interval: the sender thread sleeps, so
+    # this is the caller's own cost (reading the clock twice and enqueueing).
+    runtime = runtime_for(
+        closed_port(), queue_size=10 * number, flush_interval=600.0, batch_size=10_000
+    )
+    timed_call = timed(trivial, runtime.probe("trivial"))
+    noop = wrapt.FunctionWrapper(trivial, lambda wrapped, instance, args, kwargs: wrapped())
+    sink = SinkProcess("--mode", "ack-only")
+    try:
+        seed_call, sock = seed_round_trip(sink.port)
+        seed = seed_call(trivial)
+        bare = best_per_call(trivial, number)
+        wrapped = best_per_call(noop, number)
+        ours = best_per_call(timed_call, number)
+        seed_cost = best_per_call(seed, 2_000 if quick else 10_000, repeat=3)
+        sock.close()
+    finally:
+        sink.close()
+    print("caller-side cost of one call of a trivial function")
+    row("plain call", bare * 1e9, "ns")
+    row("wrapt wrapper doing nothing (baseline)", wrapped * 1e9, "ns", wrapped)
+    row("riemann-auto timed call", ours * 1e9, "ns", wrapped, "goal <= 3x")
+    row("seed: one blocking round trip per call", seed_cost * 1e9, "ns", wrapped)
+    row(
+        "riemann-auto against the seed",
+        ours / seed_cost,
+        "ratio",
+        None,
+        f"the seed is {seed_cost / ours:.0f}x slower",
+    )
+    runtime.sender.shutdown(0)
+
+
+def cpu_per_event(quick: bool) -> None:
+    """Process CPU for each event, recording, encoding and sending included."""
+    from benchmarks.bench_app import trivial
+    from riemann_auto.timing import timed
+
+    number = 50_000 if quick else 200_000
+    sink = SinkProcess("--mode", "ack-only")
+    try:
+        runtime = runtime_for(sink.port, queue_size=2 * number)
+        timed_call = timed(trivial, runtime.probe("trivial"))
+        started = time.process_time()
+        for _ in range(number):
+            trivial()
+        bare = time.process_time() - started
+        started = time.process_time()
+        for _ in range(number):
+            timed_call()
+        assert runtime.sender.flush(60)
+        ours = time.process_time() - started
+        assert runtime.sender.sent == number, runtime.sender.counters()
+        runtime.sender.shutdown(1)
+    finally:
+        sink.close()
+    per_event = (ours - bare) / number
+    print("process CPU per event (record + build + encode + send, sink in another process)")
+    row("CPU per event", per_event * 1e6, "us", None, f"{number} events, all acknowledged")
+    row("CPU per call, plain call (baseline)", bare / number * 1e6, "us")
+
+
+def throughput(quick: bool) -> None:
+    """Events per second the sender delivers to a loopback server."""
+    from riemann_auto.probe import Probe
+
+    number = 100_000 if quick else 500_000
+    sink = SinkProcess("--mode", "ack-only")
+    try:
+        runtime = runtime_for(sink.port, queue_size=2 * number)
+        probe: Probe = runtime.probe("throughput")
+        record = runtime.sender.record
+        item = (probe, 1_000_000, time.perf_counter_ns(), None, None)
+        started = time.perf_counter()
+        for _ in range(number):
+            record(item)
+        assert runtime.sender.flush(120)
+        ours = number / (time.perf_counter() - started)
+        assert runtime.sender.sent == number
+        runtime.sender.shutdown(1)
+        seed_call, sock = seed_round_trip(sink.port)
+        seed = seed_call(lambda: None)
+        seed_number = 5_000 if quick else 20_000
+        started = time.perf_counter()
+        for _ in range(seed_number):
+            seed()
+        seed_rate = seed_number / (time.perf_counter() - started)
+        sock.close()
+    finally:
+        sink.close()
+    print("sender throughput to a loopback Riemann-protocol server")
+    row("seed: one event per round trip (baseline)", seed_rate, "ev/s", seed_rate)
+    row("riemann-auto sender", ours, "ev/s", seed_rate, "goal >= 100k ev/s")
+
+
+MEMORY_PROGRAM = textwrap.dedent(
+    """
+    import resource, sys
+    from benchmarks.bench_app import trivial
+    from riemann_auto.runtime import current
+    from riemann_auto.timing import timed
+    func = timed(trivial, current().probe("trivial")) if sys.argv[1] == "timed" else trivial
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(int(sys.argv[2])):
+        func()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sender = current().sender
+    print(before, after, sender.pending(), sender.dropped)
+    """
+)
+
+
+def memory(quick: bool) -> None:
+    """Peak memory after 1M calls with Riemann down: bounded by the queue."""
+    number = 200_000 if quick else 1_000_000
+    env = dict(os.environ, RIEMANN_PORT=str(closed_port()), RIEMANN_LOG_LEVEL="ERROR")
+    results = {}
+    for kind in ("plain", "timed"):
+        out = subprocess.run(
+            [PYTHON, "-c", MEMORY_PROGRAM, kind, str(number)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        results[kind] = [int(v) for v in out]
+    plain, timed_ = results["plain"], results["timed"]
+    print(f"peak memory after {number:,} calls with Riemann down")
+    row("peak RSS, plain calls (baseline)", plain[1] / 1024, "MiB", plain[1] / 1024)
+    row(
+        "peak RSS, timed calls",
+        timed_[1] / 1024,
+        "MiB",
+        plain[1] / 1024,
+        f"queued {timed_[2]:,} (bound), dropped {timed_[3]:,}",
+    )
+
+
+def _startup(cmd: list[str], runs: int, env=None) -> tuple[float, float]:
+    times, peaks = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env)
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        times.append(time.perf_counter() - started)
+        peaks.append(usage.ru_maxrss / 1024)
+    return statistics.median(times) * 1000, statistics.median(peaks)
+
+
+def startup(quick: bool) -> None:
+    """riemann-run python -c pass against python -c pass."""
+    runs = 11 if quick else 31
+    env = dict(os.environ, RIEMANN_TARGETS="shop.db:query")
+    print(f"start-up (median of {runs} runs; peak RSS of the program)")
+    for label, code in (("python -c pass", "pass"), ("python -c 'import flask'", "import flask")):
+        bare_ms, bare_mib = _startup([PYTHON, "-c", code], runs)
+        ours_ms, ours_mib = _startup([RIEMANN_RUN, PYTHON, "-c", code], runs, env)
+        row(f"{label}", bare_ms, "ms")
+        row(
+            f"riemann-run {label}",
+            ours_ms,
+            "ms",
+            bare_ms,
+            f"+{ours_ms - bare_ms:.0f} ms, +{ours_mib - bare_mib:.1f} MiB peak"
+            + (" (goal +50 ms, +10 MiB)" if code == "pass" else ""),
+        )
+
+
+def flask_in_process(quick: bool) -> None:
+    """Flask requests/s with the in-process test client, instrumented over bare."""
+    from benchmarks.bench_app import app
+    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+
+    number = 2_000 if quick else 5_000
+    sink = SinkProcess("--mode", "ack-only")
+    instrumentor = FlaskInstrumentor()
+    runtime = runtime_for(sink.port, queue_size=4 * number)
+    client = app.test_client()
+
+    def rate() -> float:
+        started = time.perf_counter()
+        for _ in range(number):
+            client.get("/users")
+        return number / (time.perf_counter() - started)
+
+    bare, ours = [], []
+    try:
+        rate()  # warm up
+        for _ in range(3 if quick else 9):
+            bare.append(rate())
+            instrumentor.instrument(runtime)
+            ours.append(rate())
+            instrumentor.uninstrument()
+        assert runtime.sender.flush(30)
+        assert runtime.sender.sent == number * len(ours)
+    finally:
+        runtime.sender.shutdown(1)
+        sink.close()
+    pairs = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
+    print(f"Flask, in-process test client ({len(bare)} alternating runs of {number} requests)")
+    row("bare (baseline), median", statistics.median(bare), "req/s", statistics.median(bare))
+    row("instrumented, median", statistics.median(ours), "req/s", statistics.median(bare))
+    row("instrumented over bare, median of pairs", pairs, "ratio", None, "goal >= 0.95")
+    _dispatch_overhead(app, runtime_for(closed_port(), queue_size=10**7, flush_interval=600.0))
+
+
+def _dispatch_overhead(app, runtime) -> None:
+    """The wrapper's own cost per request, with the sender asleep."""
+    from flask import request
+
+    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+
+    instrumentor = FlaskInstrumentor()
+    with app.test_request_context("/users"):
+        req = request._get_current_object()
+        req.url_rule, req.view_args = app.url_map.bind("localhost").match(
+            "/users", return_rule=True
+        )
+        bare = best_per_call(app.dispatch_request, 100_000)
+        instrumentor.instrument(runtime)
+        try:
+            ours = best_per_call(app.dispatch_request, 100_000)
+        finally:
+            instrumentor.uninstrument()
+    row("dispatch_request, bare (hot loop)", bare * 1e6, "us", bare * 1e6)
+    row(
+        "dispatch_request, instrumented (hot loop)",
+        ours * 1e6,
+        "us",
+        bare * 1e6,
+        f"+{(ours - bare) * 1e6:.2f} us per request on the caller's thread",
+    )
+
+
+def _gunicorn_rate(prefix: list[str], env: dict, seconds: float) -> float:
+    port = closed_port()
+    proc = subprocess.Popen(
+        [
+            *prefix,
+            str(BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "benchmarks.bench_app:app",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        load = [PYTHON, "-m", "benchmarks.load", f"http://127.0.0.1:{port}/users", "1", "4"]
+        subprocess.run(load, cwd=ROOT, capture_output=True, check=True)  # warm up
+        load[-2] = str(seconds)
+        out = subprocess.run(load, cwd=ROOT, capture_output=True, text=True, check=True)
+        return int(out.stdout) / seconds
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def flask_gunicorn(quick: bool) -> None:
+    """Flask under gunicorn (2 sync workers) with a load generator, instrumented over bare."""
+    seconds = 3.0 if quick else 8.0
+    sink = SinkProcess("--mode", "ack-only")
+    env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=str(ROOT))
+    bare, ours = [], []
+    try:
+        for _ in range(2 if quick else 5):
+            bare.append(_gunicorn_rate([], env, seconds))
+            ours.append(_gunicorn_rate([RIEMANN_RUN], env, seconds))
+    finally:
+        sink.close()
+    print(
+        "Flask under gunicorn -w 2 (best of alternating runs; load generator on the same 2 cores)"
+    )
+    row("bare (baseline)", max(bare), "req/s", max(bare))
+    row("riemann-run gunicorn", max(ours), "req/s", max(bare), "goal >= 0.95")
+
+
+BENCHMARKS = {
+    "caller": caller_cost,
+    "cpu": cpu_per_event,
+    "throughput": throughput,
+    "memory": memory,
+    "startup": startup,
+    "flask": flask_in_process,
+    "gunicorn": flask_gunicorn,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations, rougher figures")
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=list(BENCHMARKS))
+    args = parser.parse_args()
+    os.environ.setdefault("RIEMANN_LOG_LEVEL", "ERROR")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)])
+    sys.path[:0] = [str(ROOT)]
+    print(f"riemann-auto benchmarks, Python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
+    for name in args.only:
+        BENCHMARKS[name](args.quick)
+        print()
+
+
+if __name__ == "__main__":
+    main()
