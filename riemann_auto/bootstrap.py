@@ -10,7 +10,6 @@ read just before the first import from outside the standard library.
 from __future__ import annotations
 
 import os
-import sys
 
 from . import log
 
@@ -46,9 +45,9 @@ def bootstrap(discover_now: bool = False) -> None:
 
 
 def _bootstrap(discover_now: bool) -> None:
-    from .settings import Settings
+    from .settings import in_effect
 
-    settings = Settings.from_environ()
+    settings = in_effect()
     if not settings.enabled:
         return
     # Python processes the program starts get instrumented too.
@@ -57,7 +56,7 @@ def _bootstrap(discover_now: bool) -> None:
     from .importhooks import watcher
 
     hooks = watcher()
-    runtime = _lazy_runtime(settings)
+    runtime = _runtime
     if settings.targets:
         from . import targets
 
@@ -74,18 +73,8 @@ def _bootstrap(discover_now: bool) -> None:
         hooks.on_first_foreign_import(install_instrumentors)
 
 
-def _lazy_runtime(settings):
+def _runtime():
     """The runtime, built when the first patch needs it (not at start-up)."""
+    from . import runtime
 
-    def get():
-        from . import runtime
-
-        if runtime._current is None:
-            runtime.configure(settings)
-        return runtime.current()
-
-    return get
-
-
-def is_bootstrapped() -> bool:
-    return _done and "riemann_auto.importhooks" in sys.modules
+    return runtime.current()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .event import Event
 from .probe import EventDefaults, Probe
 from .sender import Sender
-from .settings import Settings
+from .settings import Settings, in_effect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,15 +72,9 @@ class Runtime:
 _current: Runtime | None = None
 
 
-def configure(settings: Settings) -> Runtime:
-    global _current
-    _current = Runtime(settings)
-    return _current
-
-
 def current() -> Runtime:
-    """The runtime bootstrap configured, or one from the environment."""
+    """The process's runtime, built on first use from the settings in effect."""
     global _current
     if _current is None:
-        _current = Runtime(Settings.from_environ())
+        _current = Runtime(in_effect())
     return _current

@@ -187,3 +187,14 @@ class Settings:
         for problem in problems:
             (report or log.warn)(problem)
         return settings
+
+
+_in_effect: Settings | None = None
+
+
+def in_effect() -> Settings:
+    """This process's settings, read (and their problems reported) once."""
+    global _in_effect
+    if _in_effect is None:
+        _in_effect = Settings.from_environ()
+    return _in_effect

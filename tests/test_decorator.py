@@ -9,7 +9,7 @@ import venv
 
 import pytest
 
-from tests.conftest import APPS, PYTHON, ROOT, riemann_env
+from tests.conftest import APPS, PYTHON, ROOT, riemann_env, riemann_run
 
 
 def run_decorated(env, *args) -> subprocess.CompletedProcess:
@@ -107,3 +107,12 @@ def test_a_real_bernhard_client(sink, bernhard_python):
     assert error["state"] == "critical" and error["description"] == "gateway timeout"
     assert error["attributes"]["exception"] == "RuntimeError"
     assert sink.connections >= 1 and sys.version_info >= (3, 10)
+
+
+def test_bad_settings_are_reported_once_with_riemann_run_and_the_decorator(sink):
+    env = riemann_env(sink.port, RIEMANN_TTL="soon")
+    code = "from riemann_auto import wrap_riemann\nwrap_riemann('x')(lambda: 1)()"
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.returncode == 0
+    assert result.stderr.count("RIEMANN_TTL='soon'") == 1
+    sink.wait_for_count(1, service="x-time")

@@ -88,11 +88,12 @@ def test_silent_riemann_never_holds_up_the_caller(make_runtime):
         op = timed_noop(runtime)
         for _ in range(20_000):  # while the sender waits on a silent server
             op()
+        sink.wait_for(lambda evs: sink.frames >= 1)  # got events, never answered
         assert runtime.sender.flush(0.05) is False
-        assert sink.frames >= 1  # the server got events but never answered
         sink.mode = "ok"  # the next connection gets answers
         op()
-        sink.wait_for(lambda evs: runtime.sender.sent >= 1)
+        assert runtime.sender.flush(15)
+        assert runtime.sender.sent >= 1 and runtime.sender.failed >= 1
 
 
 def test_full_queue_drops_and_counts_with_bounded_memory(make_runtime):
@@ -209,3 +210,15 @@ def test_tls_rejects_a_server_it_cannot_verify(tls_files, make_runtime):
         timed_noop(runtime)()
         runtime.sender.flush(5)
         assert runtime.sender.failed == 1 and sink.events == []
+
+
+def test_slow_riemann_delays_delivery_not_the_caller(make_runtime):
+    with RiemannSink(mode="slow", delay=0.2) as sink:
+        runtime = make_runtime(sink.port, timeout=2.0)
+        op = timed_noop(runtime)
+        for _ in range(1000):  # while earlier batches wait 0.2 s for their answer
+            op()
+        assert runtime.sender.pending() > 0
+        assert runtime.sender.flush(30)
+        assert runtime.sender.sent == 1000 and sink.event_count == 1000
+        assert runtime.sender.failed == 0 and runtime.sender.dropped == 0
