@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from time import perf_counter_ns
 
-import wrapt
-
 from .probe import Probe, describe
 
 _CO_GENERATOR = 0x20
@@ -46,6 +44,8 @@ def code_attributes(func: object) -> tuple[tuple[str, str], ...]:
 
 
 def is_timed(obj: object) -> bool:
+    import wrapt
+
     return isinstance(obj, wrapt.FunctionWrapper) and hasattr(obj, "_self_riemann_probe")
 
 
@@ -60,6 +60,8 @@ def timed(func, probe: Probe):
         wrapper = _generator_wrapper(probe)
     else:
         wrapper = _call_wrapper(probe)
+    import wrapt  # here, not at the top: instrumentor modules import this one early
+
     proxy = wrapt.FunctionWrapper(func, wrapper)
     proxy._self_riemann_probe = probe
     return proxy
@@ -87,50 +89,48 @@ def _call_wrapper(probe: Probe):
     return call
 
 
-def _coroutine_wrapper(probe: Probe):
-    record = probe.record
+class Timer:
+    """Times a `with` block and records it through `probe`, as one call.
 
+    `start` may be given when the call began before the block (a streamed
+    Flask body is timed from the view's call). Only `Exception`s are errors.
+    """
+
+    __slots__ = ("extra", "probe", "start")
+
+    def __init__(self, probe: Probe, extra: tuple | None = None, start: int | None = None):
+        self.probe, self.extra = probe, extra
+        self.start = perf_counter_ns() if start is None else start
+
+    def __enter__(self) -> Timer:
+        return self
+
+    def __exit__(self, kind, exc, traceback) -> None:
+        end = perf_counter_ns()
+        error = describe(exc) if isinstance(exc, Exception) else None
+        self.probe.record((self.probe, end - self.start, end, error, self.extra))
+
+
+def _coroutine_wrapper(probe: Probe):
     async def coroutine(wrapped, instance, args, kwargs):
-        start = perf_counter_ns()
-        error = None
-        try:
+        with Timer(probe):
             return await wrapped(*args, **kwargs)
-        except Exception as exc:
-            error = describe(exc)
-            raise
-        finally:
-            end = perf_counter_ns()
-            record((probe, end - start, end, error, None))
 
     return coroutine
 
 
 def _generator_wrapper(probe: Probe):
-    record = probe.record
-
     def generator(wrapped, instance, args, kwargs):
-        start = perf_counter_ns()
-        error = None
-        try:
+        with Timer(probe):
             return (yield from wrapped(*args, **kwargs))
-        except Exception as exc:
-            error = describe(exc)
-            raise
-        finally:
-            end = perf_counter_ns()
-            record((probe, end - start, end, error, None))
 
     return generator
 
 
 def _async_generator_wrapper(probe: Probe):
-    record = probe.record
-
     async def async_generator(wrapped, instance, args, kwargs):
-        start = perf_counter_ns()
-        error = None
-        inner = wrapped(*args, **kwargs)
-        try:
+        with Timer(probe):
+            inner = wrapped(*args, **kwargs)
             try:
                 item = await inner.__anext__()
             except StopAsyncIteration:
@@ -151,11 +151,5 @@ def _async_generator_wrapper(probe: Probe):
                         item = await inner.asend(sent)
                     except StopAsyncIteration:
                         return
-        except Exception as exc:
-            error = describe(exc)
-            raise
-        finally:
-            end = perf_counter_ns()
-            record((probe, end - start, end, error, None))
 
     return async_generator

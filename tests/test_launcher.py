@@ -198,3 +198,17 @@ def test_installed_wheel_leaves_plain_python_untouched(wheel_venv, sink):
     )
     assert run.returncode == 0, run.stderr
     sink.wait_for_count(1, service="shop.db.query-time")
+
+
+def test_start_up_imports_nothing_on_the_programs_behalf(sink):
+    # shop is not stdlib, so instrumentors have been discovered by then; still,
+    # neither Flask nor wrapt is imported until the program imports Flask.
+    code = (
+        "import sys, shop\n"
+        "print(sorted(m for m in ('flask', 'wrapt', 'shop.db') if m in sys.modules))\n"
+        "import flask\n"
+        "print(sorted(m for m in ('flask', 'wrapt') if m in sys.modules))\n"
+    )
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.stdout == "[]\n['flask', 'wrapt']\n", result.stderr

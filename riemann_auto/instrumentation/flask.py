@@ -14,6 +14,7 @@ from __future__ import annotations
 from time import perf_counter_ns
 
 from ..probe import Probe, describe
+from ..timing import Timer
 from . import Instrumentor
 
 TYPE_CHECKING = False
@@ -159,15 +160,10 @@ def _replace_body(rv, old, new, response_type: type):
 
 def _timed_body(body, probe: Probe, start: int, extra: tuple):
     """Yields the body; the view's event is recorded when it ends or is closed."""
-    error = None
-    try:
-        yield from body
-    except Exception as exc:
-        error = describe(exc)
-        raise
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-        end = perf_counter_ns()
-        probe.record((probe, end - start, end, error, extra))
+    with Timer(probe, extra, start):
+        try:
+            yield from body
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
