@@ -56,16 +56,15 @@ def _bootstrap(discover_now: bool) -> None:
     from .importhooks import watcher
 
     hooks = watcher()
-    runtime = _runtime
     if settings.targets:
         from . import targets
 
-        targets.install(targets.parse_all(settings.targets), runtime, hooks)
+        targets.install(targets.parse_all(settings.targets), _runtime, hooks)
 
     def install_instrumentors() -> None:
         from . import instrumentation
 
-        instrumentation.install(hooks, runtime, settings.disabled_instrumentations)
+        instrumentation.install(hooks, _runtime, settings.disabled_instrumentations)
 
     if discover_now:
         install_instrumentors()

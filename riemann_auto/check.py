@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import __version__, targets
+from .batch import Batch
 from .event import Event
 from .settings import Settings
 
@@ -98,7 +99,7 @@ def _check_riemann(settings: Settings, out) -> bool:
     try:
         transport = from_settings(settings)
         started = time.perf_counter()
-        transport.send([event])
+        transport.send(Batch([event]))
         elapsed = (time.perf_counter() - started) * 1000
         transport.close()
     except Exception as exc:

@@ -99,25 +99,10 @@ def encode_metric(metric: float | None) -> bytes:
     return b"\x71" + _pack_double(metric) + b"\x7d" + _float32(metric)
 
 
-# The time fields of consecutive events share their high-order varint bytes:
-# (seconds, its field, micros >> 21, its varint), replaced whole, never mutated.
-_time_cache: tuple[int, bytes, int, bytes] = (-1, b"", -1, b"")
-
-
-def _time_fields(micros: int) -> tuple[bytes, bytes]:
-    """Fields 1 (time, seconds) and 10 (time_micros) for a time in microseconds."""
-    if micros < 1 << 21:  # early, or negative: no shortcut
-        return b"\x08" + varint(micros // 1_000_000), b"\x50" + varint(micros)
-    seconds, seconds_field, high, high_bytes = cache = _time_cache
-    if micros // 1_000_000 != seconds or micros >> 21 != high:
-        seconds, high = micros // 1_000_000, micros >> 21
-        cache = (seconds, b"\x08" + varint(seconds), high, varint(high))
-        globals()["_time_cache"] = cache
-        seconds_field, high_bytes = cache[1], cache[3]
-    low = micros & 0x1FFFFF
-    return seconds_field, b"\x50" + bytes(
-        ((low & 0x7F) | 0x80, ((low >> 7) & 0x7F) | 0x80, (low >> 14) | 0x80)
-    ) + high_bytes
+# Consecutive events share the high-order bytes of their time fields:
+# (seconds, field 1 for it, micros >> 21, its varint), replaced whole, never mutated.
+# Starts with nothing any time can match.
+_time_cache: tuple[int | None, bytes, int | None, bytes] = (None, b"", None, b"")
 
 
 def encode_event(event: Event) -> bytes:
@@ -125,16 +110,66 @@ def encode_event(event: Event) -> bytes:
     static = event.static
     if static is None:
         static = encode_static(event)
-    micros = event.time_micros
-    if micros is None:
+    if event.time_micros is None:
         return static + encode_metric(event.metric)
-    seconds_field, micros_field = _time_fields(_int64(int(micros)))
-    return b"".join((seconds_field, static, micros_field, encode_metric(event.metric)))
+    return encode_timed(static, int(event.time_micros), event.metric)
+
+
+def encode_timed(static: bytes, micros: int, metric: float | None) -> bytes:
+    """An `Event` body from its encoded static part, a time and a metric.
+
+    The sender's hot path: a timed call's event differs from the previous one
+    only in its last few bytes, so those are all it computes.
+    """
+    seconds, seconds_field, high, high_bytes = _time_cache
+    if micros >> 21 != high or micros // 1_000_000 != seconds:
+        if micros < 1 << 21 or micros > _INT64_MAX:  # early, negative or huge: no shortcut
+            micros = _int64(micros)
+            return b"".join(
+                (b"\x08", varint(micros // 1_000_000), static, b"\x50", varint(micros),
+                 encode_metric(metric))
+            )  # fmt: skip
+        _cache_time(micros)
+        return encode_timed(static, micros, metric)
+    low = micros & 0x1FFFFF
+    if type(metric) is float:
+        try:
+            metric_fields = _double_and_float(0x71, metric, 0x7D, metric)
+        except OverflowError:
+            metric_fields = encode_metric(metric)
+    else:
+        metric_fields = encode_metric(metric)
+    low_bytes = bytes(((low & 0x7F) | 0x80, ((low >> 7) & 0x7F) | 0x80, (low >> 14) | 0x80))
+    return b"".join((seconds_field, static, b"\x50", low_bytes, high_bytes, metric_fields))
+
+
+def _cache_time(micros: int) -> None:
+    global _time_cache
+    seconds = micros // 1_000_000
+    _time_cache = (seconds, b"\x08" + varint(seconds), micros >> 21, varint(micros >> 21))
+
+
+_event_prefixes: dict[int, bytes] = {}  # body length -> field 6's key and length
+
+
+def event_prefix(length: int) -> bytes:
+    """What precedes an event body of `length` bytes inside a `Msg`."""
+    prefix = _event_prefixes.get(length)
+    if prefix is None:
+        prefix = b"\x32" + varint(length)
+        if len(_event_prefixes) < 4096:
+            _event_prefixes[length] = prefix
+    return prefix
 
 
 def encode_msg(event_bodies: list[bytes]) -> bytes:
     """A `Msg` holding already encoded events (field 6, repeated)."""
-    return b"".join([b"\x32" + varint(len(body)) + body for body in event_bodies])
+    prefixes = _event_prefixes
+    out = []
+    for body in event_bodies:
+        out.append(prefixes.get(len(body)) or event_prefix(len(body)))
+        out.append(body)
+    return b"".join(out)
 
 
 def frame(msg: bytes) -> bytes:

@@ -6,7 +6,7 @@ tuples; `Probe.to_events` runs later on the sender's thread.
 
 from __future__ import annotations
 
-from .codec import encode_static
+from .codec import encode_event, encode_static, encode_timed
 from .event import Event, bounded_description
 
 # Distinct `extra` attribute sets remembered per probe (Flask: methods x statuses).
@@ -86,6 +86,22 @@ class Probe:
             if len(self._templates) < MAX_TEMPLATES:
                 self._templates[extra] = template
         return template
+
+    def encode_into(self, item: tuple, wall_offset_ns: int, out: list[bytes]) -> None:
+        """Encoded event bodies for a recorded call, without building events.
+
+        The common case (no exception) is the hot path of the sender thread:
+        the cached static part plus time and metric.
+        """
+        _, duration_ns, end_ns, error, extra = item
+        if error is None:
+            template = self._templates.get(extra) or self._template(extra)
+            micros = (end_ns + wall_offset_ns) // 1000
+            out.append(encode_timed(template.static, micros, duration_ns / 1e6))
+        else:
+            events: list[Event] = []
+            self.to_events(item, wall_offset_ns, events)
+            out.extend([encode_event(event) for event in events])
 
     def to_events(self, item: tuple, wall_offset_ns: int, out: list[Event]) -> None:
         _, duration_ns, end_ns, error, extra = item

@@ -23,7 +23,7 @@ import weakref
 from collections import deque
 
 from . import log
-from .event import Event
+from .batch import Batch
 from .transports import Rejected, Transport
 
 TYPE_CHECKING = False
@@ -47,9 +47,9 @@ class _FlushMarker:
 class Sender:
     """A bounded queue drained by a background thread into a `Transport`.
 
-    Queue items are `Event`s, or tuples whose first element has
-    `to_events(item, wall_offset_ns, out)`: probes record raw timings and the
-    sender turns them into events off the application's thread.
+    Queue items are `Event`s, or tuples whose first element is a `Probe`:
+    probes record raw timings, and the transport has them rendered (see
+    `Batch`) off the application's thread.
     """
 
     def __init__(
@@ -62,7 +62,7 @@ class Sender:
         flush_interval: float = 0.2,
         shutdown_timeout: float = 2.0,
         stats_interval: float = 10.0,
-        stats_events: Callable[[dict[str, int]], list[Event]] | None = None,
+        stats_events: Callable[[dict[str, int]], list] | None = None,
     ) -> None:
         self._factory = transport_factory
         self.address = address
@@ -182,34 +182,30 @@ class Sender:
                     batch.append(queue.popleft())
             except IndexError:
                 pass
-            offset = time.time_ns() - time.perf_counter_ns()
-            events: list[Event] = []
-            markers = []
-            for item in batch:
-                if type(item) is tuple:
-                    item[0].to_events(item, offset, events)
-                elif type(item) is _FlushMarker:
-                    markers.append(item)
-                else:
-                    events.append(item)
-            delivered = self._deliver(events) if events else True
+            markers = [item for item in batch if type(item) is _FlushMarker]
+            if markers:
+                batch = [item for item in batch if type(item) is not _FlushMarker]
+            delivered = True
+            if batch:
+                delivered = self._deliver(Batch(batch, time.time_ns() - time.perf_counter_ns()))
             for marker in markers:
                 marker.done.set()
             if not delivered and closing:
                 self._abandon()
                 return
 
-    def _deliver(self, events: list[Event]) -> bool:
+    def _deliver(self, batch: Batch) -> bool:
         try:
             if self._transport is None:
                 self._transport = self._factory()
-            self._transport.send(events)
+            self._transport.send(batch)
         except Rejected as exc:
-            self.rejected += len(events)
-            log.warn(f"Riemann at {self.address} refused {len(events)} events: {exc}")
+            count = batch.count or len(batch.items)
+            self.rejected += count
+            log.warn(f"Riemann at {self.address} refused {count} events: {exc}")
             return True
         except Exception as exc:
-            self.failed += len(events)
+            self.failed += batch.count or len(batch.items)
             if self._transport is not None:
                 self._transport.close()
             self._backoff = min(max(self._backoff * 2, 0.1), MAX_BACKOFF)
@@ -225,7 +221,7 @@ class Sender:
             else:
                 log.debug(f"send to {self.address} failed again ({reason})")
             return False
-        self.sent += len(events)
+        self.sent += batch.count
         self._backoff = 0.0
         if self._outage:
             self._outage = False

@@ -12,7 +12,7 @@ import struct
 import sys
 
 from . import codec, log
-from .event import Event
+from .batch import Batch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class Transport:
     dropped = 0  # events a transport could never send (too large for a datagram)
     connects = 0
 
-    def send(self, events: list[Event]) -> None:
+    def send(self, batch: Batch) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -53,8 +53,8 @@ class TcpTransport(Transport):
         self._ssl_context = ssl_context
         self._sock: socket.socket | None = None
 
-    def send(self, events: list[Event]) -> None:
-        payload = codec.frame(codec.encode_msg([codec.encode_event(e) for e in events]))
+    def send(self, batch: Batch) -> None:
+        payload = codec.frame(codec.encode_msg(batch.bodies()))
         reused = self._sock is not None
         try:
             ok, error = self._round_trip(payload)
@@ -99,20 +99,19 @@ class TcpTransport(Transport):
         return self._sock
 
     def _read_frame(self) -> bytes:
-        (length,) = _LENGTH.unpack(self._read_exactly(4))
-        return self._read_exactly(length)
-
-    def _read_exactly(self, size: int) -> bytes:
+        """One reply frame. Riemann's replies are a few bytes: usually one recv."""
         sock = self._sock
         assert sock is not None
-        chunks = []
-        while size:
-            chunk = sock.recv(min(size, 65536))
+        data = b""
+        while len(data) < 4 or len(data) < 4 + _LENGTH.unpack_from(data)[0]:
+            chunk = sock.recv(65536)
             if not chunk:
                 raise ConnectionError("Riemann closed the connection")
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
+            data += chunk
+        length = _LENGTH.unpack_from(data)[0]
+        if len(data) > 4 + length:
+            raise codec.DecodeError("more data than one reply frame")
+        return data[4:]
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -130,7 +129,7 @@ class UdpTransport(Transport):
         self.host, self.port, self.max_datagram = host, port, max_datagram
         self._sock: socket.socket | None = None
 
-    def send(self, events: list[Event]) -> None:
+    def send(self, batch: Batch) -> None:
         if self._sock is None:
             family, kind, proto, _, address = socket.getaddrinfo(
                 self.host, self.port, 0, socket.SOCK_DGRAM
@@ -141,9 +140,8 @@ class UdpTransport(Transport):
             self.connects += 1
         datagram: list[bytes] = []
         size = 0
-        for event in events:
-            body = codec.encode_event(event)
-            item = 1 + len(codec.varint(len(body))) + len(body)
+        for body in batch.bodies():
+            item = len(codec.event_prefix(len(body))) + len(body)
             if item > self.max_datagram:
                 self.dropped += 1
                 log.debug(f"dropped an event of {item} bytes, too large for a datagram")
@@ -165,9 +163,9 @@ class UdpTransport(Transport):
 class ConsoleTransport(Transport):
     """One JSON object per event on stderr: riemann-auto without a server."""
 
-    def send(self, events: list[Event]) -> None:
+    def send(self, batch: Batch) -> None:
         lines = []
-        for event in events:
+        for event in batch.events():
             data = event.as_dict()
             data["time_micros"] = event.time_micros
             lines.append(json.dumps(data, default=str, allow_nan=True) + "\n")
@@ -182,8 +180,8 @@ class ClientTransport(Transport):
     def __init__(self, client: object) -> None:
         self.client = client
 
-    def send(self, events: list[Event]) -> None:
-        for event in events:
+    def send(self, batch: Batch) -> None:
+        for event in batch.events():
             self.client.send(event.as_dict())  # type: ignore[attr-defined]
 
     def close(self) -> None:

@@ -157,3 +157,11 @@ def test_any_event_decodes_with_the_protobuf_runtime(batch):
                 assert math.isnan(expected) or f32 == math.copysign(math.inf, expected)
         if event.ttl is not None:
             assert "ttl" in got
+
+
+def test_consecutive_times_reuse_cached_high_bytes_correctly():
+    start = 1_700_000_000_000_000
+    times = [start + step * 977 for step in range(5000)] + [5, -3, (1 << 21) + 1, start]
+    decoded = decode([Event(service="s", metric=0.5, time_micros=t) for t in times])
+    assert [e["time_micros"] for e in decoded] == times
+    assert [e["time"] for e in decoded] == [t // 1_000_000 for t in times]

@@ -9,6 +9,7 @@ import tracemalloc
 import pytest
 import trustme
 
+from riemann_auto.batch import Batch
 from riemann_auto.event import Event
 from riemann_auto.runtime import Runtime
 from riemann_auto.settings import Settings
@@ -131,7 +132,7 @@ def test_udp_splits_batches_and_drops_an_event_too_large_alone():
         transport = UdpTransport("127.0.0.1", sink.port, max_datagram=400)
         events = [Event(service=f"udp{i}", metric=i, tags=("python",)) for i in range(60)]
         huge = Event(service="huge", description="x" * 1000)
-        transport.send([*events[:30], huge, *events[30:]])
+        transport.send(Batch([*events[:30], huge, *events[30:]]))
         received = sink.wait_for_count(60)
         assert sorted(e["service"] for e in received) == sorted(f"udp{i}" for i in range(60))
         assert all(e["datagram_size"] <= 400 for e in received)
