@@ -35,15 +35,6 @@ MAX_BACKOFF = 10.0
 _senders: weakref.WeakSet[Sender] = weakref.WeakSet()
 
 
-class _FlushMarker:
-    """Queued behind the events a flush waits for; set once they went out."""
-
-    __slots__ = ("done",)
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
 class Sender:
     """A bounded queue drained by a background thread into a `Transport`.
 
@@ -78,6 +69,8 @@ class Sender:
 
     def _reset(self) -> None:
         self._queue: deque = deque()
+        self._taken = 0  # items the sender thread has taken from the queue, ever
+        self._flushes: list[tuple[int, threading.Event]] = []  # (items to take, then set)
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -112,10 +105,11 @@ class Sender:
         """Wait until everything recorded so far was handed to the transport."""
         if not self._running:
             self._start()
-        marker = _FlushMarker()
-        self._queue.append(marker)
+        done = threading.Event()
+        with self._lock:  # everything taken from the queue so far, plus what is in it now
+            self._flushes.append((self._taken + len(self._queue), done))
         self._wake.set()
-        return marker.done.wait(timeout)
+        return done.wait(timeout)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Deliver what is queued (one last attempt even if Riemann was down), then stop."""
@@ -176,23 +170,25 @@ class Sender:
         while queue:
             if not closing and time.monotonic() < self._down_until:
                 return
-            batch = []
-            try:
-                for _ in range(self._batch_size):
-                    batch.append(queue.popleft())
-            except IndexError:
-                pass
-            markers = [item for item in batch if type(item) is _FlushMarker]
-            if markers:
-                batch = [item for item in batch if type(item) is not _FlushMarker]
-            delivered = True
-            if batch:
-                delivered = self._deliver(Batch(batch, time.time_ns() - time.perf_counter_ns()))
-            for marker in markers:
-                marker.done.set()
+            popleft = queue.popleft
+            items = [popleft() for _ in range(min(len(queue), self._batch_size))]
+            delivered = self._deliver(Batch(items, time.time_ns() - time.perf_counter_ns()))
+            self._taken += len(items)
             if not delivered and closing:
                 self._abandon()
-                return
+                break
+        self._release_flushes()
+
+    def _release_flushes(self) -> None:
+        if self._flushes:
+            with self._lock:
+                waiting = []
+                for target, done in self._flushes:
+                    if target <= self._taken:
+                        done.set()
+                    else:
+                        waiting.append((target, done))
+                self._flushes = waiting
 
     def _deliver(self, batch: Batch) -> bool:
         try:
@@ -232,14 +228,12 @@ class Sender:
         return True
 
     def _abandon(self) -> None:
-        """At exit with Riemann unreachable: count what is left, release waiters."""
+        """At exit with Riemann unreachable: count what is left as failed."""
         queue = self._queue
         while queue:
-            item = queue.popleft()
-            if type(item) is _FlushMarker:
-                item.done.set()
-            else:
-                self.failed += 1
+            queue.popleft()
+            self.failed += 1
+            self._taken += 1
 
     def counters(self) -> dict[str, int]:
         transport = self._transport

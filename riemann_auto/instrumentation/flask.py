@@ -68,8 +68,22 @@ def _status_of(rv: object) -> int:
     return status if isinstance(status, int) else 200
 
 
-def _request_getter(flask_module):
-    """The current request, by the cheapest way this Flask offers.
+class _ProxiedContext:
+    """For a Flask without `_cv_request`: `.get().request` through the public proxy."""
+
+    def __init__(self, request_proxy) -> None:
+        self._proxy = request_proxy
+
+    def get(self) -> _ProxiedContext:
+        return self
+
+    @property
+    def request(self):
+        return self._proxy._get_current_object()
+
+
+def _request_context(flask_module):
+    """Something whose `.get().request` is the current request, as cheaply as can be.
 
     Flask 2.3 and 3.x keep the request context in a ContextVar; reading it
     directly skips the `flask.request` proxy's Python-level lookup, which
@@ -77,16 +91,15 @@ def _request_getter(flask_module):
     """
     context_var = getattr(flask_module.globals, "_cv_request", None)
     if context_var is not None and hasattr(context_var, "get"):
-        get_context = context_var.get
-        return lambda: get_context().request
-    return flask_module.request._get_current_object
+        return context_var
+    return _ProxiedContext(flask_module.request)
 
 
 def _dispatch_wrapper(runtime: Runtime, flask_module):
     from werkzeug.exceptions import HTTPException
     from werkzeug.wrappers import Response
 
-    current_request = _request_getter(flask_module)
+    get_context = _request_context(flask_module).get
     excluded = runtime.settings.flask_excluded_routes
     probes: dict[int, tuple[object, Probe | None]] = {}
     extras: dict[tuple[str, int], tuple] = {}
@@ -112,7 +125,7 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
         return extra
 
     def dispatch(wrapped, instance, args, kwargs):
-        req = current_request()
+        req = get_context().request
         rule = req.url_rule
         if rule is None or req.routing_exception is not None:
             return wrapped(*args, **kwargs)
