@@ -15,12 +15,15 @@ def wrap_riemann(metric: str, client: object = None, tags: list[str] | None = No
     object with `send(event_dict)`, a `bernhard.Client` included: it is called
     from riemann-auto's background thread, so a slow or failing client never
     holds up the decorated function (its errors are logged, not raised).
-    Without one, events go through riemann-auto's own sender.
+    Without one, events go through riemann-auto's own sender. With
+    RIEMANN_AUTO_ENABLED=false the function is returned as it is.
     """
     rt = runtime.current()
     sender = None if client is None else _sender_for(rt, client)
 
     def decorate(func):
+        if not rt.settings.enabled:  # RIEMANN_AUTO_ENABLED=false turns everything off
+            return func
         probe = rt.probe(
             metric,
             attributes=code_attributes(func),

@@ -1,7 +1,8 @@
 """Probes: what a timed thing is called, and how its raw timings become events.
 
 The application's thread records `(probe, duration_ns, end_ns, error, extra)`
-tuples; `Probe.to_events` runs later on the sender's thread.
+tuples; on the sender's thread a `Batch` has each rendered by its probe, as
+encoded bodies (`encode_into`) or as events (`to_events`).
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 class Runtime:
     """Builds probes that all report through one sender."""
 
-    def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.defaults = EventDefaults(settings)
-        self.sender = self.sender_for(transport, settings.address)
+        self.sender = self.sender_for(None, settings.address)
 
     def sender_for(self, transport: Transport | None, address: str) -> Sender:
         settings = self.settings

@@ -183,9 +183,10 @@ class Settings:
             log_level=choice("RIEMANN_LOG_LEVEL", "WARNING", LOG_LEVELS, fold=str.upper),
             problems=tuple(problems),
         )
-        log.set_level(settings.log_level)
-        for problem in problems:
-            (report or log.warn)(problem)
+        if report is None and log.LEVELS[settings.log_level] <= log.LEVELS["WARNING"]:
+            report = log.warn
+        for problem in problems if report else ():
+            report(problem)
         return settings
 
 
@@ -197,4 +198,5 @@ def in_effect() -> Settings:
     global _in_effect
     if _in_effect is None:
         _in_effect = Settings.from_environ()
+        log.set_level(_in_effect.log_level)
     return _in_effect

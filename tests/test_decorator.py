@@ -116,3 +116,14 @@ def test_bad_settings_are_reported_once_with_riemann_run_and_the_decorator(sink)
     assert result.returncode == 0
     assert result.stderr.count("RIEMANN_TTL='soon'") == 1
     sink.wait_for_count(1, service="x-time")
+
+
+def test_disabled_the_decorator_returns_the_function_itself(sink):
+    env = riemann_env(sink.port, RIEMANN_AUTO_ENABLED="0")
+    code = (
+        "from riemann_auto import wrap_riemann\n"
+        "def f(): return 1\n"
+        "print(wrap_riemann('x')(f) is f)\n"
+    )
+    result = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True)
+    assert result.stdout == "True\n" and result.stderr == ""
