@@ -38,12 +38,12 @@ class FlaskInstrumentor(Instrumentor):
         if self._original is not None:
             return
         original = flask.Flask.__dict__["dispatch_request"]
-        if isinstance(original, wrapt.FunctionWrapper):  # someone's earlier instrumentor
+        if getattr(original, "_self_riemann_auto", False):  # another instance's work
             return
         self._original = original
-        flask.Flask.dispatch_request = wrapt.FunctionWrapper(
-            original, _dispatch_wrapper(runtime, flask)
-        )
+        wrapper = wrapt.FunctionWrapper(original, _dispatch_wrapper(runtime, flask))
+        wrapper._self_riemann_auto = True
+        flask.Flask.dispatch_request = wrapper
 
     def uninstrument(self) -> None:
         import flask
