@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
 
 import pytest
 
-from tests.conftest import BIN, PYTHON, riemann_env
+from tests.conftest import APPS, BIN, PYTHON, riemann_env
 from tests.servers import Server, free_port
 
 
@@ -127,3 +128,20 @@ def test_flask_run_with_the_reloader_instruments_the_serving_child(sink):
     with Server(args, riemann_env(sink.port), port, "Restarting with") as server:
         assert server.get("/u/3")[0] == 200
         sink.wait_for_count(1, service="users.detail-time")
+
+
+def test_flask_already_wrapped_by_another_wrapt_based_tool(sink):
+    # ddtrace and others wrap Flask with wrapt too; riemann-auto must still instrument it.
+    code = (
+        "import flask, wrapt\n"
+        "flask.Flask.dispatch_request = wrapt.FunctionWrapper(\n"
+        "    flask.Flask.dispatch_request, lambda wrapped, instance, args, kwargs: wrapped())\n"
+        "import riemann_auto.auto\n"
+        "from flaskapp import app\n"
+        "assert app.test_client().get('/users').status_code == 200\n"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", code], env=riemann_env(sink.port), cwd=APPS, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    sink.wait_for_count(1, service="list_users-time")
