@@ -132,15 +132,8 @@ def encode_timed(static: bytes, micros: int, metric: float | None) -> bytes:
         _cache_time(micros)
         return encode_timed(static, micros, metric)
     low = micros & 0x1FFFFF
-    if type(metric) is float:
-        try:
-            metric_fields = _double_and_float(0x71, metric, 0x7D, metric)
-        except OverflowError:
-            metric_fields = encode_metric(metric)
-    else:
-        metric_fields = encode_metric(metric)
     low_bytes = bytes(((low & 0x7F) | 0x80, ((low >> 7) & 0x7F) | 0x80, (low >> 14) | 0x80))
-    return b"".join((seconds_field, static, b"\x50", low_bytes, high_bytes, metric_fields))
+    return b"".join((seconds_field, static, b"\x50", low_bytes, high_bytes, encode_metric(metric)))
 
 
 def _cache_time(micros: int) -> None:
@@ -164,10 +157,9 @@ def event_prefix(length: int) -> bytes:
 
 def encode_msg(event_bodies: list[bytes]) -> bytes:
     """A `Msg` holding already encoded events (field 6, repeated)."""
-    prefixes = _event_prefixes
     out = []
     for body in event_bodies:
-        out.append(prefixes.get(len(body)) or event_prefix(len(body)))
+        out.append(event_prefix(len(body)))
         out.append(body)
     return b"".join(out)
 

@@ -54,9 +54,9 @@ class Event:
     def at(self, time_micros: int, metric: float) -> Event:
         """A copy at another time with another metric.
 
-        Copies share `static`, the encoding of every field but time and metric,
-        which the codec caches on the first copy it encodes: timed calls repeat
-        the same event again and again with only those two changed.
+        Copies share `static`, the encoding of every field but time and metric
+        (probes set it on their template events): timed calls repeat the same
+        event again and again with only those two changed.
         """
         event = Event.__new__(Event)
         event.service = self.service

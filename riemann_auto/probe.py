@@ -96,7 +96,7 @@ class Probe:
         """
         _, duration_ns, end_ns, error, extra = item
         if error is None:
-            template = self._templates.get(extra) or self._template(extra)
+            template = self._template(extra)
             micros = (end_ns + wall_offset_ns) // 1000
             out.append(encode_timed(template.static, micros, duration_ns / 1e6))
         else:

@@ -103,7 +103,6 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
     excluded = runtime.settings.flask_excluded_routes
     probes: dict[int, tuple[object, Probe | None]] = {}
     extras: dict[tuple[str, int], tuple] = {}
-    ok_extras: dict[str, tuple] = {}  # the common case, status 200, by method
 
     def probe_entry(rule) -> tuple[object, Probe | None]:
         """(rule, its probe or None for an excluded route), remembered by the rule's id."""
@@ -120,8 +119,6 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
                 ("http.request.method", method),
                 ("http.response.status_code", str(status)),
             )
-            if status == 200:
-                ok_extras[method] = extra
         return extra
 
     def dispatch(wrapped, instance, args, kwargs):
@@ -158,7 +155,7 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
             raise
         end = perf_counter_ns()
         if type(rv) in _PLAIN_BODIES:
-            record((probe, end - start, end, None, ok_extras.get(method) or extra_for(method, 200)))
+            record((probe, end - start, end, None, extra_for(method, 200)))
             return rv
         extra = extra_for(method, _status_of(rv))
         streamed = _streamed_body(rv, Response)
