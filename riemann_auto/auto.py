@@ -4,6 +4,6 @@ For launchers that cannot set PYTHONPATH (uWSGI, embedded interpreters). Safe
 to combine with riemann-run: the second bootstrap does nothing.
 """
 
-from .bootstrap import bootstrap
+from .startup.bootstrap import bootstrap
 
 bootstrap(discover_now=True)

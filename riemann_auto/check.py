@@ -6,10 +6,11 @@ import importlib
 import sys
 import time
 
-from . import __version__, targets
-from .batch import Batch
+from . import __version__
+from .delivery.batch import Batch
 from .event import Event
 from .settings import Settings
+from .startup import targets
 
 SETTINGS_SHOWN = (
     ("RIEMANN_HOST", "host"),
@@ -82,8 +83,8 @@ def _check_targets(settings: Settings, out) -> bool:
 
 
 def _check_riemann(settings: Settings, out) -> bool:
+    from .delivery.transports import from_settings
     from .probe import EventDefaults
-    from .transports import from_settings
 
     defaults = EventDefaults(settings)
     event = Event(

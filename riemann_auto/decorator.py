@@ -39,7 +39,7 @@ def _sender_for(rt: runtime.Runtime, client: object):
     """One sender per client object, so each client is used by one thread only."""
     entry = _client_senders.get(id(client))
     if entry is None or entry[0] is not client:
-        from .transports import ClientTransport
+        from .delivery.transports import ClientTransport
 
         sender = rt.sender_for(ClientTransport(client), f"client {type(client).__name__}")
         entry = _client_senders[id(client)] = (client, sender)

@@ -15,7 +15,7 @@ MAX_TEMPLATES = 64
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .sender import Sender
+    from .delivery.sender import Sender
     from .settings import Settings
 
 

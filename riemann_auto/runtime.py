@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from .delivery.sender import Sender
 from .event import Event
 from .probe import EventDefaults, Probe
-from .sender import Sender
 from .settings import Settings, in_effect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .transports import Transport
+    from .delivery.transports import Transport
 
 
 class Runtime:
@@ -26,7 +26,7 @@ class Runtime:
         def factory() -> Transport:
             if transport is not None:
                 return transport
-            from . import transports
+            from .delivery import transports
 
             return transports.from_settings(settings)
 

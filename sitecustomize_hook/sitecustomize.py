@@ -11,7 +11,7 @@ import sys
 
 def _start_riemann_auto():
     try:
-        from riemann_auto.bootstrap import bootstrap
+        from riemann_auto.startup.bootstrap import bootstrap
     except ImportError as exc:
         sys.stderr.write(
             f"riemann-auto: riemann_auto is not installed for {sys.executable} ({exc}); "

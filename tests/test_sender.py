@@ -9,12 +9,12 @@ import tracemalloc
 import pytest
 import trustme
 
-from riemann_auto.batch import Batch
+from riemann_auto.delivery.batch import Batch
+from riemann_auto.delivery.transports import UdpTransport
 from riemann_auto.event import Event
 from riemann_auto.runtime import Runtime
 from riemann_auto.settings import Settings
 from riemann_auto.timing import timed
-from riemann_auto.transports import UdpTransport
 from tests.riemann_sink import RiemannSink
 
 

@@ -15,8 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..importhooks import ImportWatcher
     from ..runtime import Runtime
+    from ..startup.importhooks import ImportWatcher
 
 ENTRY_POINT_GROUP = "riemann_auto.instrumentors"
 

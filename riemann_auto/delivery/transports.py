@@ -11,12 +11,12 @@ import socket
 import struct
 import sys
 
-from . import codec, log
+from .. import codec, log
 from .batch import Batch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 # Riemann drops datagrams over its 16 KiB receive buffer, and fragmented ones
 # get lost on real networks: stay within a typical path MTU.

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 
-from . import log
+from .. import log
 
 _done = False
 
 
 def hook_dir() -> str:
     """The folder holding riemann-auto's sitecustomize.py."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # riemann_auto/
     installed = os.path.join(here, "sitecustomize_hook")  # inside the wheel
     if os.path.isfile(os.path.join(installed, "sitecustomize.py")):
         return installed
@@ -45,7 +45,7 @@ def bootstrap(discover_now: bool = False) -> None:
 
 
 def _bootstrap(discover_now: bool) -> None:
-    from .settings import in_effect
+    from ..settings import in_effect
 
     settings = in_effect()
     if not settings.enabled:
@@ -62,7 +62,7 @@ def _bootstrap(discover_now: bool) -> None:
         targets.install(targets.parse_all(settings.targets), _runtime, hooks)
 
     def install_instrumentors() -> None:
-        from . import instrumentation
+        from .. import instrumentation
 
         instrumentation.install(hooks, _runtime, settings.disabled_instrumentations)
 
@@ -74,6 +74,6 @@ def _bootstrap(discover_now: bool) -> None:
 
 def _runtime():
     """The runtime, built when the first patch needs it (not at start-up)."""
-    from . import runtime
+    from .. import runtime
 
     return runtime.current()

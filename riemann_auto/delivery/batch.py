@@ -7,8 +7,8 @@ events. Items are `Event`s or the tuples probes record.
 
 from __future__ import annotations
 
-from .codec import encode_event
-from .event import Event
+from ..codec import encode_event
+from ..event import Event
 
 
 class Batch:

@@ -7,14 +7,14 @@ function. Nothing is imported on the program's behalf.
 
 from __future__ import annotations
 
-from . import log
+from .. import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
 
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 
 class Target:
@@ -118,7 +118,7 @@ def resolve(module: ModuleType, target: Target) -> list[tuple[object, str, objec
 
 def patch(module: ModuleType, target: Target, runtime: Runtime) -> int:
     """Time what the target names; returns how many functions were wrapped."""
-    from .timing import code_attributes, is_timed, timed
+    from ..timing import code_attributes, is_timed, timed
 
     wrapped = 0
     for owner, attr, value, qualname in resolve(module, target):

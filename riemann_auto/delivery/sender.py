@@ -22,7 +22,7 @@ import time
 import weakref
 from collections import deque
 
-from . import log
+from .. import log
 from .batch import Batch
 from .transports import Rejected, Transport
 

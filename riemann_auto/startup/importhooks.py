@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from . import log
+from .. import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

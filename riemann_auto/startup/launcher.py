@@ -51,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         (sys.stdout if args else sys.stderr).write(USAGE)
         return 0 if args else 2
     if args[0] == "--version":
-        from . import __version__
+        from .. import __version__
 
         print(f"riemann-run (riemann-auto) {__version__}")
         return 0
     if args[0] == "--check":
-        from .check import check
+        from ..check import check
 
         return check()
     if args[0] == "--":
