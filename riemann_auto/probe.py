@@ -8,7 +8,7 @@ encoded bodies (`encode_into`) or as events (`to_events`).
 from __future__ import annotations
 
 from .codec import encode_event, encode_static, encode_timed
-from .event import Event, bounded_description
+from .event import Event
 
 # Distinct `extra` attribute sets remembered per probe (Flask: methods x statuses).
 MAX_TEMPLATES = 64
@@ -125,15 +125,3 @@ class Probe:
                     ttl=defaults.ttl,
                 )
             )
-
-
-def describe(exc: BaseException) -> tuple[str, str]:
-    """Qualified class name and bounded message, taken now so no traceback is kept."""
-    cls = type(exc)
-    module = getattr(cls, "__module__", "")
-    kind = cls.__qualname__ if module in ("builtins", "", None) else f"{module}.{cls.__qualname__}"
-    try:
-        message = str(exc)
-    except Exception:
-        message = f"<unprintable {cls.__qualname__}>"
-    return kind, bounded_description(message)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from time import perf_counter_ns
 
-from ..probe import Probe, describe
+from ..probe import Probe
 from ..timing import Timer
+from ..timing.errors import describe
 from . import Instrumentor
 
 TYPE_CHECKING = False

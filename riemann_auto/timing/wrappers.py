@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from time import perf_counter_ns
 
-from ..probe import Probe, describe
+from ..probe import Probe
+from .errors import describe
 
 _CO_GENERATOR = 0x20
 _CO_COROUTINE = 0x80
