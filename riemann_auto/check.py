@@ -83,7 +83,7 @@ def _check_targets(settings: Settings, out) -> bool:
 
 
 def _check_riemann(settings: Settings, out) -> bool:
-    from .delivery.transports import from_settings
+    from .delivery.transports import from_settings, reason
     from .probe import EventDefaults
 
     defaults = EventDefaults(settings)
@@ -104,7 +104,7 @@ def _check_riemann(settings: Settings, out) -> bool:
         elapsed = (time.perf_counter() - started) * 1000
         transport.close()
     except Exception as exc:
-        out.write(f"  FAIL test event not delivered: {type(exc).__name__}: {exc}\n")
+        out.write(f"  FAIL test event not delivered: {reason(exc)}\n")
         return False
     if settings.transport == "udp":
         out.write("  ok   test event sent (UDP has no acknowledgement; use tcp to verify)\n")

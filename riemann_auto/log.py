@@ -1,16 +1,52 @@
-"""riemann-auto's own diagnostics: the `riemann_auto` logger, on stderr.
+"""riemann-auto's own diagnostics: the `riemann_auto` logger, on standard error.
 
 Users see problems as one line each. The logger is built on first use so that a
 healthy start-up never imports `logging` on behalf of the program.
+
+Lines go to file descriptor 2, the process's standard error, not to whatever
+`sys.stderr` is at the time: a program (or a test runner, or click's
+CliRunner) that swaps `sys.stderr` to capture its own output must not find
+riemann-auto's lines in it. Every message has its control characters escaped,
+as values from the environment and from peers end up in them: a RIEMANN_HOST
+holding a newline must not forge a second line.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _level = LEVELS["WARNING"]
 _logger = None
+
+# C0 controls, DEL, C1 controls and the Unicode line and paragraph separators.
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+_ESCAPES = {code: repr(chr(code))[1:-1] for code in _CONTROLS}
+
+
+def escaped(text: str) -> str:
+    """`text` with every control character written as a Python escape (`\\n`, `\\x1b`)."""
+    return text.translate(_ESCAPES)
+
+
+def write_stderr(text: str) -> None:
+    """Write to file descriptor 2, all of it; never raises."""
+    data = text.encode("utf-8", "backslashreplace")
+    try:
+        while data:
+            data = data[os.write(2, data) :]
+    except OSError:
+        pass
+
+
+class _Stderr:
+    """A stream over file descriptor 2, for the logging handler."""
+
+    def write(self, text: str) -> None:
+        write_stderr(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def set_level(name: str) -> None:
@@ -32,7 +68,7 @@ def logger():
 
         log = logging.getLogger("riemann_auto")
         if not log.handlers:
-            handler = logging.StreamHandler(sys.stderr)
+            handler = logging.StreamHandler(_Stderr())
             handler.setFormatter(logging.Formatter("riemann-auto: %(message)s"))
             log.addHandler(handler)
             log.propagate = False
@@ -58,6 +94,6 @@ def debug(message: str) -> None:
 
 def _emit(level: int, message: str) -> None:
     try:
-        logger().log(level, message)
+        logger().log(level, escaped(message))
     except Exception:
         pass

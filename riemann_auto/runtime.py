@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .delivery import lifecycle
 from .delivery.sender import Sender
 from .event import Event
 from .probe import EventDefaults, Probe
@@ -19,6 +20,10 @@ class Runtime:
         self.settings = settings
         self.defaults = EventDefaults(settings)
         self.sender = self.sender_for(None, settings.address)
+        # Built when the first target or framework is patched, usually while the
+        # main thread imports: the one place the SIGTERM handler can be set
+        # before some other thread records the first event.
+        lifecycle.install_sigterm_handler()
 
     def sender_for(self, transport: Transport | None, address: str) -> Sender:
         settings = self.settings

@@ -2,10 +2,21 @@
 
 TCP (optionally TLS) and UDP on 127.0.0.1. Each TCP frame is parsed with the
 protobuf runtime (tests/riemann_proto.py) and answered with `ok: true`, or in
-the chosen mode: `reject` (ok=false with an error), `silent` (never answers),
-`slow` (answers after a delay). A frame that does not parse gets no answer and
-the connection is closed, as Riemann does. The server can be stopped and
-started again on the same port mid-run.
+the chosen mode, each a way a peer can misbehave:
+
+- `reject`: ok=false with an error;
+- `silent`: reads every frame, never answers;
+- `slow`: answers after `delay` seconds;
+- `no-read`: accepts connections and never reads from them;
+- `garbage`: answers every frame with a reply that does not decode;
+- `endless`: sends an endless stream of bytes from the moment it accepts;
+- `http`: answers like an HTTP server (a 400 response), then closes;
+- `close-after`: acknowledges frames but closes the connection, unanswered,
+  right after reading every `every`-th one (whose events it did receive).
+
+A frame that does not parse gets no answer and the connection is closed, as
+Riemann does. The server can be stopped and started again on the same port
+mid-run.
 """
 
 from __future__ import annotations
@@ -19,11 +30,38 @@ from google.protobuf.message import DecodeError
 
 from tests.riemann_proto import Msg, event_dict
 
+MODES = (
+    "ok",
+    "reject",
+    "silent",
+    "slow",
+    "no-read",
+    "garbage",
+    "endless",
+    "http",
+    "close-after",
+    "ack-only",
+)
+HTTP_400 = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n"
+    b"Connection: close\r\n\r\nBad Request"
+)
+UNDECODABLE_REPLY = b"\x00\x00\x00\x03\xff\xff\xff"  # a truncated varint
+
 
 class RiemannSink:
-    def __init__(self, mode: str = "ok", ssl_context=None, delay: float = 0.0, decode: bool = True):
+    def __init__(
+        self,
+        mode: str = "ok",
+        ssl_context=None,
+        delay: float = 0.0,
+        decode: bool = True,
+        every: int = 3,
+    ):
+        assert mode in MODES, mode
         self.mode = mode
         self.delay = delay
+        self.every = every
         self.decode = decode
         self.ssl_context = ssl_context
         self.port = 0
@@ -37,6 +75,7 @@ class RiemannSink:
         self._udp: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._running = False
+        self._stopped = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -48,6 +87,7 @@ class RiemannSink:
         self.port = listener.getsockname()[1]
         self._listener = listener
         self._running = True
+        self._stopped.clear()
         threading.Thread(target=self._accept_loop, args=(listener,), daemon=True).start()
         if udp:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -59,6 +99,7 @@ class RiemannSink:
     def stop(self) -> None:
         """Close the listener and every connection: Riemann is gone."""
         self._running = False
+        self._stopped.set()
         for sock in [self._listener, self._udp, *list(self._conns)]:
             if sock is not None:
                 try:
@@ -130,6 +171,17 @@ class RiemannSink:
 
     def _serve(self, conn: socket.socket) -> None:
         try:
+            if self.mode == "no-read":
+                self._stopped.wait()
+                return
+            if self.mode == "endless":
+                while True:
+                    conn.sendall(b"A" * 65536)
+            if self.mode == "http":
+                conn.recv(65536)
+                conn.sendall(HTTP_400)
+                return
+            frames = 0
             while True:
                 header = _read_exactly(conn, 4)
                 if header is None:
@@ -139,22 +191,28 @@ class RiemannSink:
                     return
                 if not self._receive(body):
                     return  # malformed: no reply, connection closed
+                frames += 1
                 if self.mode == "silent":
                     continue
+                if self.mode == "close-after" and frames % self.every == 0:
+                    return
                 if self.mode == "slow":
                     time.sleep(self.delay)
-                reply = (
-                    Msg(ok=True)
-                    if self.mode != "reject"
-                    else Msg(ok=False, error="rejected by sink")
-                )
-                data = reply.SerializeToString()
-                conn.sendall(struct.pack(">I", len(data)) + data)
+                conn.sendall(self._reply())
         except OSError:
             return
         finally:
             self._conns.discard(conn)
             conn.close()
+
+    def _reply(self) -> bytes:
+        if self.mode == "garbage":
+            return UNDECODABLE_REPLY
+        if self.mode == "reject":
+            data = Msg(ok=False, error="rejected by sink").SerializeToString()
+        else:
+            data = Msg(ok=True).SerializeToString()
+        return struct.pack(">I", len(data)) + data
 
     def _udp_loop(self, sock: socket.socket) -> None:
         while self._running:
@@ -205,12 +263,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument(
-        "--mode", default="ok", choices=["ok", "reject", "silent", "slow", "ack-only"]
-    )
+    parser.add_argument("--mode", default="ok", choices=MODES)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before a slow answer")
+    parser.add_argument("--every", type=int, default=3, help="close-after: frames per connection")
     parser.add_argument("--count-only", action="store_true", help="parse frames, keep no events")
     args = parser.parse_args()
-    sink = RiemannSink(mode=args.mode, decode=not args.count_only)
+    sink = RiemannSink(
+        mode=args.mode, decode=not args.count_only, delay=args.delay, every=args.every
+    )
     sink.port = args.port
     sink.start(udp=True)
     print(sink.port, flush=True)

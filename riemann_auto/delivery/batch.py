@@ -11,13 +11,18 @@ from ..codec import encode_event
 from ..event import Event
 
 
+def events_in(item: object) -> int:
+    """Events an item makes: a recorded call that raised makes two, anything else one."""
+    return 2 if type(item) is tuple and item[3] is not None else 1
+
+
 class Batch:
-    __slots__ = ("count", "items", "wall_offset_ns")
+    __slots__ = ("items", "size", "wall_offset_ns")
 
     def __init__(self, items: list, wall_offset_ns: int = 0) -> None:
         self.items = items
         self.wall_offset_ns = wall_offset_ns
-        self.count = 0  # events rendered
+        self.size = sum(map(events_in, items))  # events, as the ledger counts them
 
     def events(self) -> list[Event]:
         out: list[Event] = []
@@ -26,7 +31,6 @@ class Batch:
                 item[0].to_events(item, self.wall_offset_ns, out)
             else:
                 out.append(item)
-        self.count = len(out)
         return out
 
     def bodies(self) -> list[bytes]:
@@ -37,5 +41,4 @@ class Batch:
                 item[0].encode_into(item, offset, out)
             else:
                 out.append(encode_event(item))
-        self.count = len(out)
         return out

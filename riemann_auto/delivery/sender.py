@@ -2,37 +2,42 @@
 
 `record` is the only code that runs on the application's thread: a length
 check and a deque append, no lock, no I/O, nothing that can raise. Everything
-else (building events, encoding, connecting, retrying) happens on the
-`riemann-auto-sender` daemon thread, which batches many events per message.
+else (building events, encoding, connecting, accounting, logging) happens on
+the `riemann-auto-sender` daemon thread, which batches many events per message.
 
-A full queue drops the new event and counts it; Riemann being down, slow or
-silent costs the application nothing but those events. After a fork the child
-starts over with an empty queue, its own thread and its own connection. At exit
-(and on a SIGTERM the program does not handle itself) what is queued is flushed
-within a bounded time.
+A full queue drops the new event and counts it; Riemann being down, slow,
+silent or garbled costs the application nothing but those events, and every
+event ends up in exactly one column of the ledger (see `ledger.py`). A batch is
+sent at most once: if its fate is unknown it counts as failed.
+
+At exit (see `lifecycle.py`) what was recorded before the exit began is
+flushed within the exit deadline; what is left is counted and said in one
+line. After a fork the child starts over with an empty queue, its own thread,
+connection and ledger.
 """
 
 from __future__ import annotations
 
-import atexit
-import os
-import sys
 import threading
 import time
-import weakref
 from collections import deque
 
 from .. import log
-from .batch import Batch
-from .transports import Rejected, Transport
+from . import lifecycle
+from .backoff import Backoff
+from .batch import Batch, events_in
+from .ledger import FATES, Ledger
+from .transports import DeliveryError, Rejected, Transport, describe, reason
+from .troubles import Troubles
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-MAX_BACKOFF = 10.0
-
-_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
+# Holding the ledger's lock is a matter of microseconds (it is never held
+# across I/O); this only bounds the wait if a signal handler interrupted a
+# thread that held it.
+LEDGER_WAIT = 1.0
 
 
 class Sender:
@@ -59,33 +64,42 @@ class Sender:
         self.address = address
         self._queue_size = queue_size
         self._batch_size = batch_size
+        # A queue smaller than a batch must wake the thread as a full batch would.
+        self._wake_at = min(batch_size, queue_size)
         self._flush_interval = flush_interval
-        self._shutdown_timeout = shutdown_timeout
+        self.shutdown_timeout = shutdown_timeout
         self._stats_interval = stats_interval
         self._stats_events = stats_events
-        self._exit_hooks_installed = False
         self._reset()
-        _senders.add(self)
+        lifecycle.register(self)
 
     def _reset(self) -> None:
         self._queue: deque = deque()
-        self._taken = 0  # items the sender thread has taken from the queue, ever
+        self._reports: list = []  # riemann-auto's own events, sent ahead of the queue
+        self._taken = 0  # queue items taken into batches, ever
         self._flushes: list[tuple[int, threading.Event]] = []  # (items to take, then set)
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # starting the thread, flush bookkeeping
+        # A lock used as a binary semaphore: releasing it wakes the thread. Unlike
+        # an Event, waking never waits for a lock, so a signal handler may do it.
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._thread: threading.Thread | None = None
         self._transport: Transport | None = None
         self._running = False
         self._closing = False
-        self._down_until = 0.0
-        self._backoff = 0.0
-        self._outage = False
-        self.dropped = 0  # queue full
-        self.failed = 0  # in a batch that could not be delivered
-        self.rejected = 0  # Riemann answered ok=false
-        self.sent = 0
+        self._exit_deadline = float("inf")
+        self._exit_mark = 0  # queue items recorded before the exit began
+        self._exit_cause: str | None = None
+        self._exit_allowed = 0.0  # seconds the exit flush was given
+        self._closing_claim = threading.Lock()  # held by the one caller closing the books
+        self._closed = threading.Lock()  # released once the books are closed
+        self._closed.acquire()
+        self._ledger = Ledger()
+        self._drop = self._ledger.drop_at_door
+        self._backoff = Backoff()
+        self._troubles = Troubles(self.address)
         self._reported: dict[str, int] = {}
-        self._next_stats = time.monotonic() + self._stats_interval
+        self._next_review = time.monotonic() + self._stats_interval
 
     # -- the application's side ------------------------------------------------
 
@@ -96,32 +110,71 @@ class Sender:
             queue.append(item)
             if not self._running:
                 self._start()
-            elif len(queue) == self._batch_size:
-                self._wake.set()
+            elif len(queue) == self._wake_at:
+                self._notify()
         else:
-            self.dropped += 1
+            self._drop()
+            if type(item) is tuple and item[3] is not None:
+                self._drop()  # a call that raised: its exception event too
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything recorded so far was handed to the transport."""
+        """Wait until everything recorded so far was settled (sent, or counted lost)."""
         if not self._running:
             self._start()
         done = threading.Event()
         with self._lock:  # everything taken from the queue so far, plus what is in it now
             self._flushes.append((self._taken + len(self._queue), done))
-        self._wake.set()
+        self._notify()
         return done.wait(timeout)
 
-    def shutdown(self, timeout: float | None = None) -> None:
-        """Deliver what is queued (one last attempt even if Riemann was down), then stop."""
-        thread = self._thread
-        if not self._running or thread is None or thread is threading.current_thread():
-            return
-        self._closing = True
-        self._wake.set()
-        thread.join(self._shutdown_timeout if timeout is None else timeout)
-
     def pending(self) -> int:
+        """Items waiting in the queue."""
         return len(self._queue)
+
+    def ledger(self) -> dict[str, int]:
+        """The ledger in events: produced, acknowledged, dropped, failed, rejected,
+        pending (queued or awaiting an answer) and reports (riemann-auto's own,
+        among the produced). Closed, and final, once the exit flush is done."""
+        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
+        try:
+            queued = sum(map(events_in, list(self._queue))) + len(self._reports)
+            return self._ledger.counts(queued)
+        finally:
+            if got:
+                self._ledger.lock.release()
+
+    @property
+    def sent(self) -> int:
+        return self.ledger()["acknowledged"]
+
+    @property
+    def dropped(self) -> int:
+        return self.ledger()["dropped"]
+
+    @property
+    def failed(self) -> int:
+        return self.ledger()["failed"]
+
+    @property
+    def rejected(self) -> int:
+        return self.ledger()["rejected"]
+
+    def counters(self) -> dict[str, int]:
+        """What the self-report events count (totals; the events carry the differences)."""
+        counts = self.ledger()
+        transport = self._transport
+        return {
+            "dropped": counts["dropped"],
+            "failed": counts["failed"],
+            "rejected": counts["rejected"],
+            "reconnects": max(transport.connects - 1, 0) if transport else 0,
+        }
+
+    def _notify(self) -> None:
+        try:
+            self._wake.release()
+        except RuntimeError:  # already awake
+            pass
 
     def _start(self) -> None:
         with self._lock:
@@ -134,50 +187,221 @@ class Sender:
                 return
             self._thread = thread
             self._running = True
-            self._install_exit_hooks()
+        lifecycle.arm()
 
-    def _install_exit_hooks(self) -> None:
-        if not self._exit_hooks_installed:
-            atexit.register(self.shutdown)
-            self._exit_hooks_installed = True
-        # multiprocessing's children leave through os._exit, after running
-        # their own finalizers but never atexit.
-        mp_util = sys.modules.get("multiprocessing.util")
-        if mp_util is not None:
-            mp_util.Finalize(None, self.shutdown, exitpriority=100)
-        _install_sigterm_handler()
+    # -- exit --------------------------------------------------------------------
+
+    def shutdown(self, timeout: float | None = None, *, deadline: float | None = None) -> None:
+        """Deliver what was recorded before now (one last attempt even if Riemann was
+        down) until `deadline`, then close the books: what is left counts as failed
+        (awaiting an answer) or dropped (never sent), and is said in one line.
+
+        A second caller, or one interrupting the first, waits for what is left of
+        the deadline, and no more: every wait here has a timeout, so a signal
+        handler can never deadlock on what the code it interrupted holds.
+        """
+        allowed = self.shutdown_timeout if timeout is None else timeout
+        if deadline is None:
+            deadline = time.monotonic() + allowed
+        if not self._closing_claim.acquire(blocking=False):
+            if self._closed.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+                self._closed.release()
+            return
+        try:
+            self._close_books(deadline, allowed)
+        finally:
+            self._closed.release()
+
+    def _close_books(self, deadline: float, allowed: float) -> None:
+        self._exit_allowed = allowed
+        lost_before = self._lost(self.ledger())
+        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
+        self._exit_mark = self._taken + len(self._queue)
+        self._exit_deadline = deadline
+        self._closing = True
+        if got:
+            self._ledger.lock.release()
+        self._notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        stuck = thread is not None and thread.is_alive()
+        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
+        try:
+            late = self._settle_leftovers()
+            counts = self._ledger.final = self._ledger.counts(0)
+        finally:
+            if got:
+                self._ledger.lock.release()
+        lost = self._lost(counts) - lost_before
+        if lost:
+            causes = []
+            if stuck:
+                causes.append(self._deadline_cause())
+            elif self._exit_cause:
+                causes.append(self._exit_cause)
+            if late:
+                causes.append(f"{late:,} recorded after the exit began")
+            if not causes:
+                causes.append("the queue was full")
+            what = f"{lost:,} event" + ("s" if lost != 1 else "")
+            log.warn(f"{what} not delivered at exit: {'; '.join(causes)}")
+        log.info(
+            f"at exit, {self.address}: produced {counts['produced']:,} = "
+            + " + ".join(f"{fate} {counts[fate]:,}" for fate in FATES)
+            + f" (riemann-auto's own reports: {counts['reports']:,})"
+        )
+
+    @staticmethod
+    def _lost(counts: dict[str, int]) -> int:
+        return counts["failed"] + counts["dropped"]
+
+    def _settle_leftovers(self) -> int:
+        """With the ledger's lock held: what is still queued is dropped, what awaits
+        an answer failed. Returns the events recorded after the exit began."""
+        ledger = self._ledger
+        queue, items = self._queue, self._reports
+        self._reports = []
+        before_mark = max(self._exit_mark - self._taken, 0)
+        late = 0
+        while queue:
+            item = queue.popleft()
+            items.append(item)
+            if before_mark:
+                before_mark -= 1
+            else:
+                late += events_in(item)
+        leftover = sum(map(events_in, items))
+        ledger.taken += leftover
+        ledger.dropped += leftover
+        ledger.failed += ledger.in_flight()
+        return late
 
     # -- the background thread ---------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            self._wake.wait(self._flush_interval)
-            self._wake.clear()
-            closing = self._closing
+        while not self._closing:
+            self._wake.acquire(timeout=self._wait_time())
             try:
-                self._pump(closing)
-                self._report_stats()
+                self._pump()
+                if not self._closing:
+                    self._tick()
             except Exception as exc:  # a bug here must not kill the thread
                 log.debug(f"sender error: {exc!r}")
-            if closing:
-                self._running = False
-                if self._transport is not None:
-                    self._transport.close()
-                return
+        try:
+            self._flush_for_exit()
+        except Exception as exc:
+            log.debug(f"sender error at exit: {exc!r}")
 
-    def _pump(self, closing: bool) -> None:
-        queue = self._queue
-        while queue:
-            if not closing and time.monotonic() < self._down_until:
-                return
-            popleft = queue.popleft
-            items = [popleft() for _ in range(min(len(queue), self._batch_size))]
-            delivered = self._deliver(Batch(items, time.time_ns() - time.perf_counter_ns()))
-            self._taken += len(items)
-            if not delivered and closing:
-                self._abandon()
+    def _wait_time(self) -> float:
+        return max(min(self._flush_interval, self._next_review - time.monotonic()), 0.0)
+
+    def _pump(self) -> None:
+        while not self._closing and not self._backoff.waiting(time.monotonic()):
+            batch = self._take(self._batch_size)
+            if batch is None:
                 break
+            self._deliver(batch)
+            self._tick()  # a queue that never empties still gets its reviews
         self._release_flushes()
+
+    def _flush_for_exit(self) -> None:
+        """Deliver up to the exit mark, within the exit deadline; stop at the first failure."""
+        try:
+            while self._taken < self._exit_mark or self._reports:
+                if time.monotonic() >= self._exit_deadline:
+                    self._exit_cause = self._deadline_cause()
+                    return
+                batch = self._take(min(self._batch_size, self._exit_mark - self._taken))
+                if batch is None:
+                    return
+                error = self._deliver(batch, self._exit_deadline)
+                if error is not None:
+                    self._exit_cause = self._exit_reason(error)
+                    return
+        finally:
+            self._release_flushes()
+            if self._transport is not None:
+                self._transport.close()
+
+    def _take(self, count: int) -> Batch | None:
+        """The next batch: pending reports first, then up to `count` queue items."""
+        offset = time.time_ns() - time.perf_counter_ns()
+        ledger, queue = self._ledger, self._queue
+        with ledger.lock:
+            if ledger.final is not None:
+                return None
+            items, self._reports = self._reports, []
+            popleft = queue.popleft
+            taken = min(len(queue), max(count, 0))
+            items.extend([popleft() for _ in range(taken)])
+            if not items:
+                return None
+            batch = Batch(items, offset)
+            ledger.taken += batch.size
+            self._taken += taken
+        return batch
+
+    def _deliver(self, batch: Batch, deadline: float | None = None) -> Exception | None:
+        """Send one batch and book its fate; the failure if it was not delivered."""
+        ledger = self._ledger
+        try:
+            if self._transport is None:
+                self._transport = self._factory()
+            unsendable = self._transport.send(batch, deadline)
+        except Rejected as exc:
+            ledger.settle(rejected=batch.size)
+            self._backoff.succeeded()
+            self._troubles.failure(
+                "rejected",
+                f"Riemann at {self.address} refused {batch.size} events: {exc}",
+                self.ledger(),
+            )
+            return None
+        except Exception as exc:
+            delivered = exc.delivered if isinstance(exc, DeliveryError) else 0
+            ledger.settle(acknowledged=delivered, failed=batch.size - delivered)
+            if self._transport is not None:
+                self._transport.close()
+            self._backoff.failed()
+            kind = exc.kind if isinstance(exc, DeliveryError) else "unreachable"
+            if not self._closing:  # at exit, the exit line says it
+                self._troubles.failure(kind, self._trouble_line(kind, exc), self.ledger())
+            log.debug(f"{batch.size} events not delivered to {self.address}: {describe(exc)}")
+            return exc
+        ledger.settle(acknowledged=batch.size - unsendable, dropped=unsendable)
+        self._backoff.succeeded()
+        return None
+
+    def _trouble_line(self, kind: str, exc: Exception) -> str:
+        at = f"Riemann at {self.address}"
+        if kind == "timeout":
+            return f"{at} did not answer in time ({exc}); unanswered events count as failed"
+        if kind == "lost":
+            return (
+                f"{at} closed the connection before answering ({exc}); those events count "
+                "as failed and are never sent twice"
+            )
+        if kind == "protocol":
+            return f"{at} does not answer in Riemann's protocol ({exc}); events count as failed"
+        return (
+            f"cannot send to {at} ({reason(exc)}); the program runs on, events wait in a "
+            f"queue of {self._queue_size} and are dropped past it until Riemann answers"
+        )
+
+    def _deadline_cause(self) -> str:
+        return (
+            f"Riemann at {self.address} did not answer within "
+            f"RIEMANN_SHUTDOWN_TIMEOUT={self._exit_allowed:g}s"
+        )
+
+    def _exit_reason(self, exc: Exception) -> str:
+        if time.monotonic() >= self._exit_deadline:
+            return self._deadline_cause()
+        kind = exc.kind if isinstance(exc, DeliveryError) else "unreachable"
+        if kind == "unreachable":
+            return f"cannot send to Riemann at {self.address} ({reason(exc)})"
+        return self._trouble_line(kind, exc).split("; ")[0]
 
     def _release_flushes(self) -> None:
         if self._flushes:
@@ -190,107 +414,36 @@ class Sender:
                         waiting.append((target, done))
                 self._flushes = waiting
 
-    def _deliver(self, batch: Batch) -> bool:
-        try:
-            if self._transport is None:
-                self._transport = self._factory()
-            self._transport.send(batch)
-        except Rejected as exc:
-            count = batch.count or len(batch.items)
-            self.rejected += count
-            log.warn(f"Riemann at {self.address} refused {count} events: {exc}")
-            return True
-        except Exception as exc:
-            self.failed += batch.count or len(batch.items)
-            if self._transport is not None:
-                self._transport.close()
-            self._backoff = min(max(self._backoff * 2, 0.1), MAX_BACKOFF)
-            self._down_until = time.monotonic() + self._backoff
-            reason = f"{type(exc).__name__}: {exc}"
-            if not self._outage:
-                self._outage = True
-                log.warn(
-                    f"cannot send to Riemann at {self.address} ({reason}); the program runs "
-                    f"on, events wait in a queue of {self._queue_size} and are dropped "
-                    "past it until Riemann answers"
-                )
-            else:
-                log.debug(f"send to {self.address} failed again ({reason})")
-            return False
-        self.sent += batch.count
-        self._backoff = 0.0
-        if self._outage:
-            self._outage = False
-            log.warn(
-                f"Riemann at {self.address} answers again "
-                f"({self.failed + self.dropped} events lost so far)"
-            )
-        return True
-
-    def _abandon(self) -> None:
-        """At exit with Riemann unreachable: count what is left as failed."""
-        queue = self._queue
-        while queue:
-            queue.popleft()
-            self.failed += 1
-            self._taken += 1
-
-    def counters(self) -> dict[str, int]:
-        transport = self._transport
-        return {
-            "dropped": self.dropped + (transport.dropped if transport else 0),
-            "failed": self.failed,
-            "rejected": self.rejected,
-            "reconnects": max(transport.connects - 1, 0) if transport else 0,
-        }
-
-    def _report_stats(self) -> None:
+    def _tick(self) -> None:
+        """Say when the queue overflows; every stats interval, review and report."""
+        self._troubles.drops(self._ledger.door_drops(), self._queue_size)
         now = time.monotonic()
-        if now < self._next_stats:
+        if now < self._next_review:
             return
-        self._next_stats = now + self._stats_interval
+        self._next_review = now + self._stats_interval
+        counts = self.ledger()
+        self._troubles.review(counts)
+        self._report()
+
+    def _report(self) -> None:
+        """riemann-auto's own events: what went wrong since the last report, if anything."""
         counters = self.counters()
         deltas = {k: v - self._reported.get(k, 0) for k, v in counters.items()}
         self._reported = counters
-        if not any(deltas.values()):
+        if not any(deltas.values()) or self._stats_events is None:
             return
         log.debug("since the last report: " + ", ".join(f"{k} {v}" for k, v in deltas.items()))
-        if self._stats_events is not None:
-            for event in self._stats_events(deltas):
-                self._queue.append(event)
+        events = self._stats_events(deltas)
+        ledger = self._ledger
+        with ledger.lock:
+            stale = len(self._reports)  # never sent: replaced by the newer counts
+            ledger.taken += stale
+            ledger.dropped += stale
+            ledger.reports += len(events)
+            self._reports = events
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         transport = self._transport
         self._reset()
         if transport is not None:
             transport.forget()
-
-
-def _after_fork_in_child() -> None:
-    for sender in list(_senders):
-        sender._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    """Flush, then die of SIGTERM exactly as the program would have."""
-    import signal
-
-    for sender in list(_senders):
-        sender.shutdown()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _install_sigterm_handler() -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-    import signal
-
-    try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):
-        pass

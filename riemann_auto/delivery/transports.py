@@ -1,7 +1,9 @@
 """Ways to deliver a batch of events: TCP, TLS, UDP, the console, a user's client.
 
 A transport is used by the sender's background thread only. `send` either
-delivers the whole batch or raises; the sender decides what a failure costs.
+delivers the whole batch or raises a `DeliveryError` saying what went wrong;
+the sender decides what a failure costs. A transport never sends a batch
+twice: once any byte of it may have reached the server, a failure is final.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import sys
+import time
 
 from .. import codec, log
 from .batch import Batch
@@ -21,20 +23,72 @@ if TYPE_CHECKING:
 # Riemann drops datagrams over its 16 KiB receive buffer, and fragmented ones
 # get lost on real networks: stay within a typical path MTU.
 MAX_DATAGRAM = 1400
+# Riemann's acknowledgement is a few bytes, an ok=false a short message: a
+# peer announcing more speaks another protocol (an HTTP server's "HTTP" reads
+# as a 1.2 GB frame), and waiting for it would only grow a buffer.
+MAX_REPLY = 1 << 20
 _LENGTH = struct.Struct(">I")
 
 
-class Rejected(Exception):
+class DeliveryError(Exception):
+    """A batch that was not acknowledged. `kind` names the trouble, for the log.
+
+    `delivered` is how many of the batch's events went out before the failure,
+    for transports that send a batch in pieces and have no acknowledgement.
+    """
+
+    kind = "unreachable"
+
+    def __init__(self, message: str, delivered: int = 0) -> None:
+        super().__init__(message)
+        self.delivered = delivered
+
+
+class Unreachable(DeliveryError):
+    """No connection (refused, unresolvable, TLS handshake failed): nothing was sent."""
+
+    kind = "unreachable"
+
+
+class NoAnswer(DeliveryError):
+    """The batch went out and no answer came within the time allowed."""
+
+    kind = "timeout"
+
+
+class ConnectionLost(DeliveryError):
+    """The connection closed after the batch went out, before an answer."""
+
+    kind = "lost"
+
+
+class ProtocolError(DeliveryError):
+    """The peer answered with something that is not one Riemann reply."""
+
+    kind = "protocol"
+
+
+class Rejected(DeliveryError):
     """Riemann answered ok=false: it got the events and refused them."""
+
+    kind = "rejected"
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def reason(exc: BaseException) -> str:
+    """A transport's failure says what happened; anything else, what was raised."""
+    return str(exc) if isinstance(exc, DeliveryError) else describe(exc)
 
 
 class Transport:
-    """Delivers batches; counts what it had to drop on its own."""
+    """Delivers batches. `send` returns how many events it dropped as unsendable."""
 
-    dropped = 0  # events a transport could never send (too large for a datagram)
     connects = 0
 
-    def send(self, batch: Batch) -> None:
+    def send(self, batch: Batch, deadline: float | None = None) -> int:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -46,72 +100,134 @@ class Transport:
 
 
 class TcpTransport(Transport):
-    """Length-prefixed frames, one reply per frame; optionally inside TLS."""
+    """Length-prefixed frames, one reply per frame; optionally inside TLS.
+
+    Each round trip (connecting included) has one deadline: the transport's
+    timeout, or the caller's deadline if sooner. It is checked before every
+    socket operation, so a peer that trickles bytes cannot stretch it.
+    """
 
     def __init__(self, host: str, port: int, timeout: float, ssl_context=None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self._ssl_context = ssl_context
         self._sock: socket.socket | None = None
+        self._would_block: tuple[type[OSError], ...] = (BlockingIOError,)
+        if ssl_context is not None:
+            import ssl
 
-    def send(self, batch: Batch) -> None:
+            self._would_block = (BlockingIOError, ssl.SSLWantReadError)
+
+    def send(self, batch: Batch, deadline: float | None = None) -> int:
         payload = codec.frame(codec.encode_msg(batch.bodies()))
-        reused = self._sock is not None
+        limit = time.monotonic() + self.timeout
+        deadline = limit if deadline is None else min(deadline, limit)
+        sock = self._connection(deadline)
         try:
-            ok, error = self._round_trip(payload)
-        except (OSError, codec.DecodeError):
-            self.close()
-            if not reused:
-                raise
-            # A connection that sat idle may have been closed by a restarted
-            # server; only a fresh one tells whether Riemann is really gone.
-            ok, error = self._round_trip(payload)
-        if ok is False:
-            raise Rejected(error or "no reason given")
-
-    def query(self, query: str) -> bytes:
-        """The raw reply to a query (used by `riemann-run --check`)."""
-        self._connection().sendall(codec.frame(codec.encode_query(query)))
-        return self._read_frame()
-
-    def _round_trip(self, payload: bytes) -> tuple[bool | None, str | None]:
-        sock = self._connection()
-        try:
-            sock.sendall(payload)
-            return codec.decode_reply(self._read_frame())
+            self._send_all(sock, payload, deadline)
+            reply = self._read_reply(sock, deadline)
         except BaseException:
             self.close()
             raise
+        try:
+            ok, error = codec.decode_reply(reply)
+        except codec.DecodeError as exc:
+            self.close()
+            raise ProtocolError(f"a reply that does not decode ({exc})") from None
+        if ok is None:
+            self.close()
+            raise ProtocolError("a reply without ok")
+        if ok is False:
+            raise Rejected(error or "no reason given")
+        return 0
 
-    def _connection(self) -> socket.socket:
+    def _connection(self, deadline: float) -> socket.socket:
+        """The open connection if the peer has not closed it, else a new one.
+
+        A connection that sat idle may have been closed by a restarted server:
+        finding that out by writing to it would leave the batch's fate unknown,
+        so it is found out before writing.
+        """
+        if self._sock is not None:
+            state = self._unread(self._sock)
+            if state != "quiet":
+                log.debug(f"idle connection to Riemann: {state}; opening a new one")
+                self.close()
         if self._sock is None:
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                if self._ssl_context is not None:
-                    sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
-                sock.settimeout(self.timeout)
-            except BaseException:
-                sock.close()
-                raise
-            self._sock = sock
+            self._sock = self._connect(deadline)
             self.connects += 1
         return self._sock
 
-    def _read_frame(self) -> bytes:
-        """One reply frame. Riemann's replies are a few bytes: usually one recv."""
-        sock = self._sock
-        assert sock is not None
-        data = b""
-        while len(data) < 4 or len(data) < 4 + _LENGTH.unpack_from(data)[0]:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("Riemann closed the connection")
-            data += chunk
-        length = _LENGTH.unpack_from(data)[0]
-        if len(data) > 4 + length:
-            raise codec.DecodeError("more data than one reply frame")
-        return data[4:]
+    def _connect(self, deadline: float) -> socket.socket:
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=_left(deadline))
+        except OSError as exc:
+            raise Unreachable(describe(exc)) from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if self._ssl_context is not None:
+                sock.settimeout(_left(deadline))
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, (OSError, DeliveryError)):
+                raise Unreachable(f"TLS handshake failed: {describe(exc)}") from None
+            raise
+        return sock
+
+    def _unread(self, sock: socket.socket) -> str:
+        """What waits on the connection, found without waiting: "quiet", "closed" or "data"."""
+        pending = getattr(sock, "pending", None)
+        if pending is not None and pending():
+            return "data"
+        try:
+            sock.setblocking(False)
+            # TLS cannot peek; reading a byte is harmless as "data" closes the connection.
+            data = sock.recv(1) if pending is not None else sock.recv(1, socket.MSG_PEEK)
+        except self._would_block:  # nothing, or only TLS's own records (session tickets)
+            return "quiet"
+        except OSError:
+            return "closed"
+        return "data" if data else "closed"
+
+    def _send_all(self, sock: socket.socket, payload: bytes, deadline: float) -> None:
+        view = memoryview(payload)
+        try:
+            while view:
+                sock.settimeout(_left(deadline))
+                view = view[sock.send(view) :]
+        except TimeoutError:
+            raise NoAnswer(f"no answer within {self.timeout:g} s (still writing)") from None
+        except OSError as exc:
+            raise ConnectionLost(describe(exc)) from None
+
+    def _read_reply(self, sock: socket.socket, deadline: float) -> bytes:
+        """Exactly one reply frame, and nothing after it."""
+        length = _LENGTH.unpack(self._read_exactly(sock, 4, deadline))[0]
+        if length > MAX_REPLY:
+            raise ProtocolError(f"a reply announcing {length:,} bytes")
+        body = self._read_exactly(sock, length, deadline)
+        after = self._unread(sock)
+        if after == "data":
+            raise ProtocolError("more bytes than one reply")
+        if after == "closed":  # acknowledged, then closed: the next batch needs a new connection
+            self.close()
+        return body
+
+    def _read_exactly(self, sock: socket.socket, size: int, deadline: float) -> bytes:
+        data = bytearray()
+        try:
+            while len(data) < size:
+                sock.settimeout(_left(deadline))
+                chunk = sock.recv(size - len(data))
+                if not chunk:
+                    raise ConnectionLost("end of stream")
+                data += chunk
+        except TimeoutError:
+            raise NoAnswer(f"no answer within {self.timeout:g} s") from None
+        except OSError as exc:
+            raise ConnectionLost(describe(exc)) from None
+        return bytes(data)
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -122,6 +238,14 @@ class TcpTransport(Transport):
                 pass
 
 
+def _left(deadline: float) -> float:
+    """Seconds until `deadline`; a timed-out round trip if none are left."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
+
+
 class UdpTransport(Transport):
     """One `Msg` per datagram, no reply; batches are split to fit a datagram."""
 
@@ -129,30 +253,39 @@ class UdpTransport(Transport):
         self.host, self.port, self.max_datagram = host, port, max_datagram
         self._sock: socket.socket | None = None
 
-    def send(self, batch: Batch) -> None:
-        if self._sock is None:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                self.host, self.port, 0, socket.SOCK_DGRAM
-            )[0]
-            sock = socket.socket(family, kind, proto)
-            sock.connect(address)
-            self._sock = sock
-            self.connects += 1
+    def send(self, batch: Batch, deadline: float | None = None) -> int:
+        try:
+            if self._sock is None:
+                family, kind, proto, _, address = socket.getaddrinfo(
+                    self.host, self.port, 0, socket.SOCK_DGRAM
+                )[0]
+                sock = socket.socket(family, kind, proto)
+                sock.connect(address)
+                self._sock = sock
+                self.connects += 1
+        except OSError as exc:
+            raise Unreachable(describe(exc)) from None
         datagram: list[bytes] = []
-        size = 0
-        for body in batch.bodies():
-            item = len(codec.event_prefix(len(body))) + len(body)
-            if item > self.max_datagram:
-                self.dropped += 1
-                log.debug(f"dropped an event of {item} bytes, too large for a datagram")
-                continue
-            if size + item > self.max_datagram:
+        size = dropped = sent = 0
+        try:
+            for body in batch.bodies():
+                item = len(codec.event_prefix(len(body))) + len(body)
+                if item > self.max_datagram:
+                    dropped += 1
+                    log.debug(f"dropped an event of {item} bytes, too large for a datagram")
+                    continue
+                if size + item > self.max_datagram:
+                    self._sock.send(codec.encode_msg(datagram))
+                    sent += len(datagram)
+                    datagram, size = [], 0
+                datagram.append(body)
+                size += item
+            if datagram:
                 self._sock.send(codec.encode_msg(datagram))
-                datagram, size = [], 0
-            datagram.append(body)
-            size += item
-        if datagram:
-            self._sock.send(codec.encode_msg(datagram))
+        except OSError as exc:
+            self.close()
+            raise Unreachable(describe(exc), delivered=sent) from None
+        return dropped
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -161,17 +294,16 @@ class UdpTransport(Transport):
 
 
 class ConsoleTransport(Transport):
-    """One JSON object per event on stderr: riemann-auto without a server."""
+    """One JSON object per event on the process's standard error (file descriptor 2)."""
 
-    def send(self, batch: Batch) -> None:
+    def send(self, batch: Batch, deadline: float | None = None) -> int:
         lines = []
         for event in batch.events():
             data = event.as_dict()
             data["time_micros"] = event.time_micros
             lines.append(json.dumps(data, default=str, allow_nan=True) + "\n")
-        stream = sys.stderr
-        stream.write("".join(lines))
-        stream.flush()
+        log.write_stderr("".join(lines))
+        return 0
 
 
 class ClientTransport(Transport):
@@ -180,9 +312,13 @@ class ClientTransport(Transport):
     def __init__(self, client: object) -> None:
         self.client = client
 
-    def send(self, batch: Batch) -> None:
-        for event in batch.events():
-            self.client.send(event.as_dict())  # type: ignore[attr-defined]
+    def send(self, batch: Batch, deadline: float | None = None) -> int:
+        for delivered, event in enumerate(batch.events()):
+            try:
+                self.client.send(event.as_dict())  # type: ignore[attr-defined]
+            except Exception as exc:
+                raise DeliveryError(describe(exc), delivered=delivered) from None
+        return 0
 
     def close(self) -> None:
         disconnect = getattr(self.client, "disconnect", None)

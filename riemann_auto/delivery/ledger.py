@@ -1,0 +1,75 @@
+"""The ledger: every event a sender was given, by fate, in events (not calls).
+
+    produced = acknowledged + dropped + failed + rejected + pending
+
+holds at every moment; at exit `pending` is 0. `produced` is counted where
+events come in (the queue, drops at the door, riemann-auto's own reports) and
+the fates where they go out, so an event counted twice or not at all shows up
+as a broken identity, which the tests check.
+
+- acknowledged: in a batch Riemann answered ok=true (UDP, console, a client:
+  handed over without error; they have no acknowledgement).
+- dropped: never handed to a transport: the queue was full, too large for a
+  datagram, still queued when the exit deadline passed.
+- failed: handed to a transport and not acknowledged: the connection could
+  not be made, closed, timed out or answered garbage. Never sent again.
+- rejected: Riemann answered ok=false.
+- pending: queued, or in a batch awaiting its answer.
+
+Only the sender's thread settles events, under `lock`, which is never held
+across I/O. The application's threads only bump `door_drops`, an
+`itertools.count` (whose `next` is atomic), when the queue is full.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+FATES = ("acknowledged", "dropped", "failed", "rejected")
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.final: dict[str, int] | None = None  # the books as closed at exit
+        self.taken = 0  # events moved out of the queue (into a batch, or settled at exit)
+        self.reports = 0  # riemann-auto's own events, among the produced
+        self.acknowledged = 0
+        self.dropped = 0  # by the sender: too large, left at exit (door drops apart)
+        self.failed = 0
+        self.rejected = 0
+        self._door = itertools.count()
+        self.drop_at_door = self._door.__next__  # bound once: the record path calls it
+
+    def door_drops(self) -> int:
+        """Events dropped by `Sender.record` so far (reading a count leaves it as it is)."""
+        return int(repr(self._door)[6:-1])
+
+    def settle(self, acknowledged: int = 0, dropped: int = 0, failed: int = 0, rejected: int = 0):
+        """Book a batch's fate; ignored once the books are closed (the exit took it over)."""
+        with self.lock:
+            if self.final is None:
+                self.acknowledged += acknowledged
+                self.dropped += dropped
+                self.failed += failed
+                self.rejected += rejected
+
+    def in_flight(self) -> int:
+        return self.taken - self.acknowledged - self.dropped - self.failed - self.rejected
+
+    def counts(self, queued: int) -> dict[str, int]:
+        """A consistent snapshot; `queued` (events waiting, own reports included) read
+        under `lock`. The closed books, once closed."""
+        if self.final is not None:
+            return dict(self.final)
+        door = self.door_drops()
+        return {
+            "produced": self.taken + queued + door,
+            "acknowledged": self.acknowledged,
+            "dropped": self.dropped + door,
+            "failed": self.failed,
+            "rejected": self.rejected,
+            "pending": queued + self.in_flight(),
+            "reports": self.reports,
+        }

@@ -1,0 +1,75 @@
+"""Quiet reporting: one line per kind of trouble while it lasts, one when it ends.
+
+An outage that flaps (a server that drops every third connection, one that
+answers slowly enough to fill the queue) would otherwise print a line per
+batch. A trouble begins at its first sign and ends at a review (every
+RIEMANN_STATS_INTERVAL) that finds none of it since the previous review, and,
+for delivery troubles, at least one acknowledged batch.
+"""
+
+from __future__ import annotations
+
+from .. import log
+
+
+class Troubles:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._kinds: set[str] = set()  # delivery troubles in the current outage
+        self._outage_start: dict[str, int] | None = None  # counts when it began
+        self._new_failure = False
+        self._acknowledged = 0  # at the last review
+        self._drops_seen = 0
+        self._drops_start: int | None = None  # drops when the queue first overflowed
+        self._new_drops = False
+
+    def failure(self, kind: str, line: str, counts: dict[str, int]) -> None:
+        """A batch not acknowledged (or rejected); `line` is said if `kind` is new."""
+        if self._outage_start is None:
+            self._outage_start = counts
+        if kind not in self._kinds:
+            self._kinds.add(kind)
+            log.warn(line)
+        self._new_failure = True
+
+    def drops(self, total: int, queue_size: int) -> None:
+        """Called often: says so the first time the queue overflows."""
+        if total == self._drops_seen:
+            return
+        self._drops_seen = total
+        self._new_drops = True
+        if self._drops_start is None:
+            self._drops_start = total - 1
+            log.warn(
+                f"the queue is full (RIEMANN_QUEUE_SIZE={queue_size}): new events are "
+                "dropped and counted until it has room"
+            )
+
+    def review(self, counts: dict[str, int]) -> None:
+        """Every stats interval: end the troubles that have stopped, with their counts."""
+        acknowledged = counts["acknowledged"] > self._acknowledged
+        self._acknowledged = counts["acknowledged"]
+        start = self._outage_start
+        if start is not None and not self._new_failure and acknowledged:
+            failed = counts["failed"] - start["failed"]
+            rejected = counts["rejected"] - start["rejected"]
+            if self._kinds == {"rejected"}:
+                log.warn(
+                    f"Riemann at {self.address} accepts events again "
+                    f"({rejected:,} events rejected meanwhile)"
+                )
+            else:
+                log.warn(
+                    f"Riemann at {self.address} answers again "
+                    f"({failed:,} events failed, {rejected:,} rejected meanwhile)"
+                )
+            self._outage_start = None
+            self._kinds.clear()
+        self._new_failure = False
+        if self._drops_start is not None and not self._new_drops:
+            log.warn(
+                f"the queue has room again ({self._drops_seen - self._drops_start:,} "
+                "events dropped while it was full)"
+            )
+            self._drops_start = None
+        self._new_drops = False
