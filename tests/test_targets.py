@@ -85,14 +85,14 @@ def test_bad_entries_are_named_and_good_ones_still_work(sink):
 
 
 def test_python_dash_m(sink):
-    env = riemann_env(sink.port, RIEMANN_TARGETS="json:dump=json.dump")
-    result = riemann_run(PYTHON, "-m", "json.tool", env=env, input='{"a": 1}')
-    assert result.returncode == 0 and json.loads(result.stdout) == {"a": 1}
-    sink.wait_for_count(1, service="json.dump-time")
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    result = riemann_run(PYTHON, "-m", "shop", env=env)
+    assert result.returncode == 0 and result.stdout == "['main']\n", result.stderr
+    sink.wait_for_count(1, service="shop.db.query-time")
 
 
 def test_a_module_imported_before_riemann_auto_is_patched_at_once(sink):
-    env = riemann_env(sink.port, RIEMANN_TARGETS="os:getcwd")
-    result = riemann_run(PYTHON, "-c", "import os; os.getcwd()", env=env)
+    env = riemann_env(sink.port, RIEMANN_TARGETS="genericpath:getsize")
+    result = riemann_run(PYTHON, "-c", "import genericpath; genericpath.getsize('.')", env=env)
     assert result.returncode == 0, result.stderr
-    sink.wait_for_count(1, service="os.getcwd-time")
+    sink.wait_for_count(1, service="genericpath.getsize-time")

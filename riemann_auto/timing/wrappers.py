@@ -1,11 +1,27 @@
-"""Timing wrappers, built on wrapt so that names, signatures and binding survive.
+"""Timing by wrapping: wrapt proxies that keep the function's face.
 
-One wrapper per kind of callable: a plain call is timed until it returns; a
-coroutine across its awaits; a generator or async generator from its first
-step until it is exhausted or closed, with send/throw/close (asend/athrow/
-aclose) passed through. `Exception`s give an exception event;
-`BaseException`s that are not errors (cancellation, exit, interrupts) are
-timed and re-raised without one.
+Used where `monitoring` cannot time a function in place: Python before 3.12,
+functions not written in Python, functions whose code object other functions
+share (decorated ones, closures), generators on 3.13, and `wrap_riemann` and
+instrumentors, which hand back a callable. The proxy must not give itself
+away where a program looks:
+
+- pickling and copying: by reference, as functions are (`__reduce_ex__`
+  names the function, `copy` and `deepcopy` return it);
+- identity: a method read through its class is the same object every time,
+  as a function in a class is (wrapt would bind a new proxy on each read);
+- `repr`: the function's own;
+- generators, coroutines and async generators: the function is called at the
+  call, so bad arguments raise there, and the object handed back carries the
+  original's `__name__` and `__qualname__`; it is timed from its first step
+  until it is exhausted or closed.
+
+What a wrapper cannot hide is its own frame between caller and callee
+(`sys._getframe(1)`, `warnings.warn(stacklevel=2)`), and the code object of
+the generator or coroutine it hands back (`gi_code`, `cr_code`).
+
+`Exception`s give an exception event; `BaseException`s that are not errors
+(cancellation, exit, interrupts) are timed and re-raised without one.
 """
 
 from __future__ import annotations
@@ -15,12 +31,14 @@ from time import perf_counter_ns
 from ..probe import Probe
 from .errors import describe
 
-_CO_GENERATOR = 0x20
-_CO_COROUTINE = 0x80
-_CO_ASYNC_GENERATOR = 0x200
+CO_GENERATOR = 0x20
+CO_COROUTINE = 0x80
+CO_ASYNC_GENERATOR = 0x200
+
+_classes: tuple[type, type] | None = None
 
 
-def _code_flags(func: object) -> int:
+def code_flags(func: object) -> int:
     func = getattr(func, "__func__", func)  # staticmethod, classmethod, bound method
     while True:
         code = getattr(func, "__code__", None)
@@ -32,40 +50,73 @@ def _code_flags(func: object) -> int:
         func = inner
 
 
-def code_attributes(func: object) -> tuple[tuple[str, str], ...]:
-    """What was timed, named as OpenTelemetry's semantic conventions do."""
-    func = getattr(func, "__func__", func)
-    return (
-        ("code.namespace", str(getattr(func, "__module__", ""))),
-        (
-            "code.function",
-            str(getattr(func, "__qualname__", getattr(func, "__name__", "?"))),
-        ),
-    )
+def is_wrapped(obj: object) -> bool:
+    """Whether `obj` is one of riemann-auto's timing wrappers."""
+    return _classes is not None and isinstance(obj, _classes)
 
 
-def is_timed(obj: object) -> bool:
-    import wrapt
-
-    return isinstance(obj, wrapt.FunctionWrapper) and hasattr(obj, "_self_riemann_probe")
-
-
-def timed(func, probe: Probe):
+def wrap(func, probe: Probe):
     """`func` wrapped so that every call reports through `probe`."""
-    flags = _code_flags(func)
-    if flags & _CO_ASYNC_GENERATOR:
-        wrapper = _async_generator_wrapper(probe)
-    elif flags & _CO_COROUTINE:
-        wrapper = _coroutine_wrapper(probe)
-    elif flags & _CO_GENERATOR:
-        wrapper = _generator_wrapper(probe)
+    flags = code_flags(func)
+    if flags & CO_ASYNC_GENERATOR:
+        wrapper = _started_by(_timed_async_generator, probe)
+    elif flags & CO_COROUTINE:
+        wrapper = _started_by(_timed_coroutine, probe)
+    elif flags & CO_GENERATOR:
+        wrapper = _started_by(_timed_generator, probe)
     else:
         wrapper = _call_wrapper(probe)
-    import wrapt  # here, not at the top: instrumentor modules import this one early
+    timed_function, _ = _wrapper_classes()
+    return timed_function(func, wrapper)
 
-    proxy = wrapt.FunctionWrapper(func, wrapper)
-    proxy._self_riemann_probe = probe
-    return proxy
+
+def _wrapper_classes() -> tuple[type, type]:
+    """The two proxy classes, built on first use: wrapt costs ~60 ms to import."""
+    global _classes
+    if _classes is None:
+        import wrapt
+
+        class TimedBoundFunction(wrapt.BoundFunctionWrapper):
+            """A timed method bound to an instance or class: pickles as `getattr` does."""
+
+            def __reduce_ex__(self, protocol):
+                return getattr, (self._self_instance, self.__name__)
+
+            def __copy__(self):
+                return self
+
+            def __deepcopy__(self, memo):
+                import copy
+
+                return getattr(copy.deepcopy(self._self_instance, memo), self.__name__)
+
+            def __repr__(self) -> str:
+                return repr(self.__wrapped__)
+
+        class TimedFunction(wrapt.FunctionWrapper):
+            """A timed function: pickled, copied and shown as the function itself."""
+
+            __bound_function_wrapper__ = TimedBoundFunction
+
+            def __get__(self, instance, owner=None):
+                if instance is None and self._self_binding == "function":
+                    return self  # C.meth is C.meth, as without riemann-auto
+                return super().__get__(instance, owner)
+
+            def __reduce_ex__(self, protocol):
+                return self.__qualname__
+
+            def __copy__(self):
+                return self
+
+            def __deepcopy__(self, memo):
+                return self
+
+            def __repr__(self) -> str:
+                return repr(self.__wrapped__)
+
+        _classes = (TimedFunction, TimedBoundFunction)
+    return _classes
 
 
 def _call_wrapper(probe: Probe):
@@ -114,45 +165,48 @@ class Timer:
         self.probe.record((self.probe, end - self.start, end, error, self.extra))
 
 
-def _coroutine_wrapper(probe: Probe):
-    async def coroutine(wrapped, instance, args, kwargs):
-        with Timer(probe):
-            return await wrapped(*args, **kwargs)
+def _started_by(timed_body, probe: Probe):
+    """A wrapper that calls the function now and times the object it returns."""
 
-    return coroutine
+    def call(wrapped, instance, args, kwargs):
+        inner = wrapped(*args, **kwargs)  # bad arguments raise here, as without us
+        outer = timed_body(inner, probe)
+        outer.__name__ = inner.__name__
+        outer.__qualname__ = inner.__qualname__
+        return outer
 
-
-def _generator_wrapper(probe: Probe):
-    def generator(wrapped, instance, args, kwargs):
-        with Timer(probe):
-            return (yield from wrapped(*args, **kwargs))
-
-    return generator
+    return call
 
 
-def _async_generator_wrapper(probe: Probe):
-    async def async_generator(wrapped, instance, args, kwargs):
-        with Timer(probe):
-            inner = wrapped(*args, **kwargs)
+async def _timed_coroutine(inner, probe: Probe):
+    with Timer(probe):
+        return await inner
+
+
+def _timed_generator(inner, probe: Probe):
+    with Timer(probe):
+        return (yield from inner)
+
+
+async def _timed_async_generator(inner, probe: Probe):
+    with Timer(probe):
+        try:
+            item = await inner.__anext__()
+        except StopAsyncIteration:
+            return
+        while True:
             try:
-                item = await inner.__anext__()
-            except StopAsyncIteration:
-                return
-            while True:
+                sent = yield item
+            except GeneratorExit:
+                await inner.aclose()
+                raise
+            except BaseException as thrown:
                 try:
-                    sent = yield item
-                except GeneratorExit:
-                    await inner.aclose()
-                    raise
-                except BaseException as thrown:
-                    try:
-                        item = await inner.athrow(thrown)
-                    except StopAsyncIteration:
-                        return
-                else:
-                    try:
-                        item = await inner.asend(sent)
-                    except StopAsyncIteration:
-                        return
-
-    return async_generator
+                    item = await inner.athrow(thrown)
+                except StopAsyncIteration:
+                    return
+            else:
+                try:
+                    item = await inner.asend(sent)
+                except StopAsyncIteration:
+                    return

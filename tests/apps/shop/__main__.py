@@ -1,0 +1,3 @@
+from shop.db import query
+
+print(query("main", limit=1))
