@@ -12,3 +12,8 @@ def list_users():
 
 def trivial() -> None:
     return None
+
+
+def trivial_in_place() -> None:
+    """`trivial` again, with a code object of its own to time through sys.monitoring."""
+    return None

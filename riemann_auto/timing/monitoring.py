@@ -103,19 +103,23 @@ def _acquire_tool() -> bool:
 
 # The callbacks run inside the program's calls: whatever goes wrong in them
 # stays in them, since an exception raised here would surface in the program.
+# Names they use are bound as defaults: each call is on the program's time.
 
 
-def _on_start(code: CodeType, offset: int) -> None:
+def _on_start(code, offset, _starts=_starts, _getframe=sys._getframe, _now=perf_counter_ns):
     try:
-        _starts[id(sys._getframe(1))] = perf_counter_ns()
+        _starts[id(_getframe(1))] = _now()
     except Exception:
         pass
 
 
-def _on_return(code: CodeType, offset: int, value: object) -> None:
-    end = perf_counter_ns()
+def _on_return(
+    code, offset, value, _starts=_starts, _probes=_probes, _getframe=sys._getframe,
+    _now=perf_counter_ns,
+):  # fmt: skip
+    end = _now()
     try:
-        start = _starts.pop(id(sys._getframe(1)), None)
+        start = _starts.pop(id(_getframe(1)), None)
         if start is not None:
             probe = _probes[code]
             probe.record((probe, end - start, end, None, None))
@@ -123,13 +127,16 @@ def _on_return(code: CodeType, offset: int, value: object) -> None:
         pass
 
 
-def _on_unwind(code: CodeType, offset: int, exc: BaseException) -> None:
-    end = perf_counter_ns()
+def _on_unwind(
+    code, offset, exc, _starts=_starts, _probes=_probes, _getframe=sys._getframe,
+    _now=perf_counter_ns,
+):  # fmt: skip
+    end = _now()
     try:
         probe = _probes.get(code)
         if probe is None:
             return
-        start = _starts.pop(id(sys._getframe(1)), None)
+        start = _starts.pop(id(_getframe(1)), None)
         if start is not None:
             error = describe(exc) if isinstance(exc, Exception) else None
             probe.record((probe, end - start, end, error, None))
