@@ -11,6 +11,7 @@ are exhausted or closed. This module must not import flask at import time.
 
 from __future__ import annotations
 
+import weakref
 from time import perf_counter_ns
 
 from ..probe import Probe
@@ -102,16 +103,26 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
 
     get_context = _request_context(flask_module).get
     excluded = runtime.settings.flask_excluded_routes
+    # By the rule's id, with a weak reference whose callback forgets the entry
+    # when the rule dies (before its id can be reused): an app the program drops
+    # takes its rules and their probes with it. (werkzeug's Rule defines __eq__
+    # without __hash__, so it cannot key a WeakKeyDictionary.)
     probes: dict[int, tuple[object, Probe | None]] = {}
-    extras: dict[tuple[str, int], tuple] = {}
 
-    def probe_entry(rule) -> tuple[object, Probe | None]:
-        """(rule, its probe or None for an excluded route), remembered by the rule's id."""
+    def probe_for(rule) -> Probe | None:
+        """The rule's probe, None for an excluded route; made on the rule's first request."""
         probe = None
         if rule.rule not in excluded:
             probe = runtime.probe(rule.endpoint, (("http.route", rule.rule),))
-        entry = probes[id(rule)] = (rule, probe)
-        return entry
+        key = id(rule)
+        try:
+            watch: object = weakref.ref(rule, lambda _, key=key: probes.pop(key, None))
+        except TypeError:  # a Rule subclass without weak references: kept alive instead
+            watch = rule
+        probes[key] = (watch, probe)
+        return probe
+
+    extras: dict[tuple[str, int], tuple] = {}
 
     def extra_for(method: str, status: int) -> tuple:
         extra = extras.get((method, status))
@@ -131,9 +142,7 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
         if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
             return wrapped(*args, **kwargs)
         entry = probes.get(id(rule))
-        if entry is None or entry[0] is not rule:
-            entry = probe_entry(rule)
-        probe = entry[1]
+        probe = probe_for(rule) if entry is None else entry[1]
         if probe is None:
             return wrapped(*args, **kwargs)
         record = probe.record
