@@ -136,3 +136,13 @@ def test_no_false_alarm_for_a_module_a_server_imports_later(sink):
         assert server.get("/users")[0] == 200
         sink.wait_for_count(1, service="list_users-time")
     assert not [line for line in server.lines if "riemann-auto" in line], server.lines
+
+
+def test_green_threads_switching_inside_a_timed_call_each_get_their_own_time(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="transparent:nap")
+    result = riemann_run(PYTHON, "green_naps.py", env=env)
+    assert result.returncode == 0 and result.stdout == "[0.1, 0.2, 0.05]\n", result.stderr
+    naps = sink.wait_for_count(3, service="transparent.nap-time")
+    times = sorted(event["metric"] for event in naps)
+    for measured, expected in zip(times, (50, 100, 200), strict=True):
+        assert expected <= measured < expected + 40, times

@@ -72,3 +72,11 @@ class Converter:
 
 
 INT = Converter()
+
+
+def nap(seconds):
+    """Sleeps; under gevent, other green threads run meanwhile."""
+    import time
+
+    time.sleep(seconds)
+    return seconds
