@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import socket
 
@@ -99,10 +101,79 @@ def test_riemann_down_the_program_runs_on_and_says_so_once():
     code = "from shop.db import query\nfor _ in range(20): query('q', limit=1)\nprint('done')"
     result = riemann_run(PYTHON, "-c", code, env=env)
     assert result.returncode == 0 and result.stdout == "done\n"
+    down, at_exit = result.stderr.splitlines()
+    assert down.startswith("riemann-auto: cannot send to Riemann at tcp://127.0.0.1")
+    assert "ConnectionRefusedError" in down and "the program runs on" in down
+    assert re.fullmatch(
+        r"riemann-auto: \d+ events? not delivered at exit: cannot send to Riemann at "
+        r"tcp://127\.0\.0\.1:\d+ \(ConnectionRefusedError: .*\)",
+        at_exit,
+    )
+
+
+def test_a_host_with_a_newline_cannot_forge_a_line():
+    env = riemann_env(
+        closed_port(), RIEMANN_TARGETS="shop.db:query", RIEMANN_HOST="127.0.0.1\nforged line"
+    )
+    result = riemann_run(PYTHON, "-c", QUERY, env=env)
+    assert result.returncode == 0
     lines = result.stderr.splitlines()
-    assert len(lines) == 1, lines
-    assert "cannot send to Riemann at tcp://127.0.0.1" in lines[0]
-    assert "the program runs on" in lines[0]
+    assert lines and all(line.startswith("riemann-auto: ") for line in lines), lines
+    assert "tcp://127.0.0.1\\nforged line:" in lines[0]
+
+
+def test_console_events_reach_standard_error_when_the_program_replaced_sys_stderr():
+    env = riemann_env(None, RIEMANN_TARGETS="shop.db:fail", RIEMANN_TRANSPORT="console")
+    code = (
+        "import io, sys\n"
+        "from shop.db import fail\n"
+        "sys.stderr = captured = io.StringIO()\n"
+        "try: fail('oops')\nexcept LookupError: pass\n"
+        "import riemann_auto.runtime as r; r.current().sender.flush(5)\n"
+        "print(repr(captured.getvalue()))\n"
+    )
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert result.returncode == 0 and result.stdout == "''\n"
+    services = [json.loads(line)["service"] for line in result.stderr.splitlines()]
+    assert services == ["shop.db.fail-time", "shop.db.fail-exceptions"]
+
+
+def test_sigterm_flushes_when_the_first_call_was_on_another_thread(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query", RIEMANN_FLUSH_INTERVAL="60")
+    code = (
+        "import threading, time\n"
+        "from shop.db import query\n"
+        "worker = threading.Thread(target=query, args=('q',))\n"
+        "worker.start(); worker.join()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = riemann_popen(PYTHON, "-c", code, env=env)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == -signal.SIGTERM
+    sink.wait_for_count(1, service="shop.db.query-time")
+
+
+def test_pools_entered_and_left_many_times_never_hang(sink):
+    """Pool.terminate() sends SIGTERM to workers that may be inside their exit flush."""
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:Repo.find")
+    code = (
+        "import multiprocessing as mp\n"
+        "from shop.db import Repo\n"
+        "def work(i):\n"
+        "    return [Repo().find(str(i)) for _ in range(5)]\n"
+        "if __name__ == '__main__':\n"
+        "    for _ in range(60):\n"
+        "        with mp.get_context('fork').Pool(2) as pool:\n"
+        "            pool.map(work, range(4))\n"
+        "    print('left every pool')\n"
+    )
+    result = riemann_run(PYTHON, "-c", code, env=env, timeout=90)
+    assert result.returncode == 0 and result.stdout == "left every pool\n", result.stderr
+    assert result.stderr == ""
+    sink.wait_for_count(60 * 4 * 5, service="shop.db.Repo.find-time")
+    assert len(sink.services("shop.db.Repo.find-time")) == 60 * 4 * 5
 
 
 def test_riemann_refusing_events_is_logged_with_its_error():
@@ -118,8 +189,6 @@ def test_console_transport_writes_json_lines_to_stderr():
     code = "from shop.db import fail\ntry: fail('oops')\nexcept LookupError: pass"
     result = riemann_run(PYTHON, "-c", code, env=env)
     assert result.returncode == 0 and result.stdout == ""
-    import json
-
     events = [json.loads(line) for line in result.stderr.splitlines()]
     assert [e["service"] for e in events] == ["shop.db.fail-time", "shop.db.fail-exceptions"]
     assert events[1]["description"] == "oops" and events[1]["state"] == "critical"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import tracemalloc
 
 import pytest
@@ -222,3 +223,196 @@ def test_slow_riemann_delays_delivery_not_the_caller(make_runtime):
         assert runtime.sender.flush(30)
         assert runtime.sender.sent == 1000 and sink.event_count == 1000
         assert runtime.sender.failed == 0 and runtime.sender.dropped == 0
+
+
+# -- the ledger, in events ------------------------------------------------------
+
+
+def identity_holds(ledger: dict) -> bool:
+    fates = ("acknowledged", "dropped", "failed", "rejected", "pending")
+    return ledger["produced"] == sum(ledger[fate] for fate in fates)
+
+
+def raising(runtime: Runtime, name: str = "boom"):
+    def boom():
+        raise ValueError("boom")
+
+    op = timed(boom, runtime.probe(name))
+
+    def call():
+        try:
+            op()
+        except ValueError:
+            pass
+
+    return call
+
+
+def test_a_raising_call_counts_two_events_everywhere(sink, make_runtime):
+    runtime = make_runtime(sink.port, queue_size=1000, batch_size=100)
+    call = raising(runtime)
+    for _ in range(20_000):
+        call()
+    sender = runtime.sender
+    sender.shutdown(10)
+    ledger = sender.ledger()
+    assert ledger["produced"] == 40_000 and ledger["pending"] == 0
+    assert identity_holds(ledger)
+    assert ledger["dropped"] > 0 and ledger["failed"] == ledger["rejected"] == 0
+    assert ledger["acknowledged"] == len(sink.events) == sink.event_count
+    assert ledger["acknowledged"] % 2 == 0 and ledger["dropped"] % 2 == 0  # calls stay whole
+
+
+def test_the_identity_holds_at_every_moment(make_runtime):
+    with RiemannSink(mode="silent") as sink:
+        runtime = make_runtime(sink.port, timeout=0.1, queue_size=500, batch_size=50)
+        ok, bad = timed_noop(runtime), raising(runtime)
+        snapshots = []
+        for i in range(3000):
+            (bad if i % 3 == 0 else ok)()
+            if i % 100 == 0:
+                snapshots.append(runtime.sender.ledger())
+        runtime.sender.shutdown(0.5)
+        final = runtime.sender.ledger()
+    assert all(identity_holds(snapshot) for snapshot in snapshots)
+    assert final["produced"] == 4000 and final["pending"] == 0 and identity_holds(final)
+    assert final["acknowledged"] == 0 and final["failed"] > 0
+
+
+def test_the_ledger_is_closed_at_exit(sink, make_runtime):
+    runtime = make_runtime(sink.port)
+    op = timed_noop(runtime)
+    op()
+    runtime.sender.shutdown(2)
+    op()  # recorded after the books were closed: in no column
+    assert runtime.sender.ledger()["produced"] == 1 == runtime.sender.ledger()["acknowledged"]
+
+
+def test_a_queue_smaller_than_a_batch_wakes_the_sender(sink, make_runtime):
+    runtime = make_runtime(sink.port, queue_size=10, batch_size=256, flush_interval=60)
+    op = timed_noop(runtime)
+    for _ in range(10):
+        op()
+    sink.wait_for_count(10, timeout=5)  # not after the minute-long flush interval
+
+
+def test_drops_are_reported_while_the_queue_never_empties():
+    stop = threading.Event()
+    with RiemannSink(mode="slow", delay=0.1) as sink:
+        settings = dict(queue_size=50, batch_size=50, flush_interval=0.01, stats_interval=0.3)
+        runtime = Runtime(Settings.from_environ({}).replace(port=sink.port, **settings))
+        op = timed_noop(runtime)
+
+        def record() -> None:
+            while not stop.is_set():
+                op()
+                time.sleep(0.0001)
+
+        recorder = threading.Thread(target=record)
+        recorder.start()
+        try:
+            events = sink.wait_for(
+                lambda evs: any(e["service"] == "riemann-auto dropped" for e in evs), timeout=5
+            )
+            assert runtime.sender.pending() > 0  # it never had to empty
+        finally:
+            stop.set()
+            recorder.join()
+            runtime.sender.shutdown(0.5)
+    [dropped, *_] = [e for e in events if e["service"] == "riemann-auto dropped"]
+    assert dropped["metric"] > 0 and dropped["state"] == "warning"
+
+
+def test_a_thread_still_recording_does_not_hold_up_the_exit(sink, make_runtime):
+    runtime = make_runtime(sink.port)
+    op = timed_noop(runtime)
+    stop = threading.Event()
+
+    def record() -> None:
+        while not stop.is_set():
+            op()
+
+    recorder = threading.Thread(target=record)
+    recorder.start()
+    try:
+        sink.wait_for_count(1000)
+        started = time.monotonic()
+        runtime.sender.shutdown(5)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        recorder.join()
+    assert took < 1.0
+    ledger = runtime.sender.ledger()
+    assert identity_holds(ledger) and ledger["pending"] == 0 and ledger["failed"] == 0
+
+
+def test_a_second_shutdown_waits_only_for_what_is_left_of_the_deadline(make_runtime):
+    with RiemannSink(mode="silent") as sink:
+        runtime = make_runtime(sink.port, timeout=5)
+        timed_noop(runtime)()
+        sink.wait_for(lambda evs: sink.frames == 1)  # a batch awaiting an answer
+        deadline = time.monotonic() + 0.5
+        callers = [
+            threading.Thread(target=runtime.sender.shutdown, kwargs={"deadline": deadline})
+            for _ in range(3)
+        ]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+        assert time.monotonic() - deadline < 0.2
+        started = time.monotonic()
+        runtime.sender.shutdown(5)  # already done: returns at once
+        assert time.monotonic() - started < 0.05
+    ledger = runtime.sender.ledger()
+    assert ledger["failed"] == 1 == ledger["produced"]
+
+
+def test_a_dead_idle_connection_is_replaced_before_a_batch_is_written(sink, make_runtime):
+    runtime = make_runtime(sink.port)
+    op = timed_noop(runtime)
+    op()
+    sink.wait_for_count(1)
+    assert runtime.sender.flush(5)
+    sink.restart()  # closes the connection riemann-auto holds
+    op()
+    sink.wait_for_count(2)
+    runtime.sender.shutdown(2)
+    ledger = runtime.sender.ledger()
+    assert ledger["acknowledged"] == 2 and ledger["failed"] == 0
+    assert sink.connections == 2
+
+
+def test_dropped_flask_apps_are_freed():
+    import gc
+    import weakref
+
+    from flask import Flask
+
+    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+
+    runtime = Runtime(Settings.from_environ({}).replace(port=free_port(), queue_size=1))
+    instrumentor = FlaskInstrumentor()
+    instrumentor.instrument(runtime)
+    rules = []
+    try:
+        for _ in range(50):
+            app = Flask("dropped")
+            app.add_url_rule("/x", "x", lambda: "ok")
+            assert app.test_client().get("/x").status_code == 200
+            rules.extend(weakref.ref(rule) for rule in app.url_map.iter_rules())
+            del app
+    finally:
+        instrumentor.uninstrument()
+        runtime.sender.shutdown(0)
+    gc.collect()
+    assert [r for r in rules if r() is not None] == []
+
+
+def test_control_characters_in_logged_values_are_escaped():
+    from riemann_auto import log
+
+    assert log.escaped("a\nriemann-auto: forged\r\x1b[2J\u2028") == (
+        "a\\nriemann-auto: forged\\r\\x1b[2J\\u2028"
+    )
