@@ -447,6 +447,13 @@ def flask_gunicorn(quick: bool) -> None:
     row("instrumented over bare, median of pairs", pairs, "ratio", None, "goal >= 0.95")
 
 
+def faults(quick: bool) -> None:
+    """Misbehaving servers: the program's rate, p99 and exit time over bare."""
+    from benchmarks.faults import faults as against_faulty_servers
+
+    against_faulty_servers(quick)
+
+
 BENCHMARKS = {
     "caller": caller_cost,
     "cpu": cpu_per_event,
@@ -455,6 +462,7 @@ BENCHMARKS = {
     "startup": startup,
     "flask": flask_in_process,
     "gunicorn": flask_gunicorn,
+    "faults": faults,
 }
 
 

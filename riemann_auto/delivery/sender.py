@@ -214,7 +214,8 @@ class Sender:
 
     def _close_books(self, deadline: float, allowed: float) -> None:
         self._exit_allowed = allowed
-        lost_before = self._lost(self.ledger())
+        before = self.ledger()
+        door_before = self._ledger.door_drops()
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         self._exit_mark = self._taken + len(self._queue)
         self._exit_deadline = deadline
@@ -233,7 +234,7 @@ class Sender:
         finally:
             if got:
                 self._ledger.lock.release()
-        lost = self._lost(counts) - lost_before
+        lost = self._lost(counts) - self._lost(before)
         if lost:
             causes = []
             if stuck:
@@ -243,14 +244,16 @@ class Sender:
             if late:
                 causes.append(f"{late:,} recorded after the exit began")
             if not causes:
-                causes.append("the queue was full")
+                full = self._ledger.door_drops() > door_before
+                causes.append("the queue was full" if full else "the exit ended first")
             what = f"{lost:,} event" + ("s" if lost != 1 else "")
             log.warn(f"{what} not delivered at exit: {'; '.join(causes)}")
-        log.info(
-            f"at exit, {self.address}: produced {counts['produced']:,} = "
-            + " + ".join(f"{fate} {counts[fate]:,}" for fate in FATES)
-            + f" (riemann-auto's own reports: {counts['reports']:,})"
-        )
+        if counts["produced"]:
+            log.info(
+                f"at exit, {self.address}: produced {counts['produced']:,} = "
+                + " + ".join(f"{fate} {counts[fate]:,}" for fate in FATES)
+                + f" (riemann-auto's own reports: {counts['reports']:,})"
+            )
 
     @staticmethod
     def _lost(counts: dict[str, int]) -> int:
@@ -264,7 +267,7 @@ class Sender:
         self._reports = []
         before_mark = max(self._exit_mark - self._taken, 0)
         late = 0
-        while queue:
+        for _ in range(len(queue)):  # a thread still recording must not keep this going
             item = queue.popleft()
             items.append(item)
             if before_mark:
@@ -355,7 +358,7 @@ class Sender:
             self._troubles.failure(
                 "rejected",
                 f"Riemann at {self.address} refused {batch.size} events: {exc}",
-                self.ledger(),
+                self.ledger,
             )
             return None
         except Exception as exc:
@@ -366,7 +369,7 @@ class Sender:
             self._backoff.failed()
             kind = exc.kind if isinstance(exc, DeliveryError) else "unreachable"
             if not self._closing:  # at exit, the exit line says it
-                self._troubles.failure(kind, self._trouble_line(kind, exc), self.ledger())
+                self._troubles.failure(kind, self._trouble_line(kind, exc), self.ledger)
             log.debug(f"{batch.size} events not delivered to {self.address}: {describe(exc)}")
             return exc
         ledger.settle(acknowledged=batch.size - unsendable, dropped=unsendable)

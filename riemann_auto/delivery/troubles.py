@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from .. import log
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 class Troubles:
     def __init__(self, address: str) -> None:
@@ -23,10 +27,10 @@ class Troubles:
         self._drops_start: int | None = None  # drops when the queue first overflowed
         self._new_drops = False
 
-    def failure(self, kind: str, line: str, counts: dict[str, int]) -> None:
+    def failure(self, kind: str, line: str, ledger: Callable[[], dict[str, int]]) -> None:
         """A batch not acknowledged (or rejected); `line` is said if `kind` is new."""
         if self._outage_start is None:
-            self._outage_start = counts
+            self._outage_start = ledger()
         if kind not in self._kinds:
             self._kinds.add(kind)
             log.warn(line)
