@@ -3,8 +3,8 @@
 A package adds one by declaring, in the `riemann_auto.instrumentors` entry
 point group, a class like `Instrumentor` below. riemann-auto loads the class
 (its module must not import the library), waits for the library's module to
-be imported, checks the installed version against `supported`, and only then
-calls `instrument`.
+be imported, then calls `instrument`, which checks the installed version
+against `supported` before patching anything.
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ ENTRY_POINT_GROUP = "riemann_auto.instrumentors"
 
 
 class Instrumentor:
-    """Base class, in the manner of OpenTelemetry's BaseInstrumentor."""
+    """Base class, in the manner of OpenTelemetry's BaseInstrumentor.
+
+    `instrument` and `uninstrument` do the bookkeeping every library needs
+    (once only, version check, failures contained in one line); a subclass
+    writes only `_instrument` and `_uninstrument`, each the other's inverse.
+    """
 
     #: what RIEMANN_DISABLED_INSTRUMENTATIONS calls it (the entry point's name too)
     name: str = ""
@@ -33,10 +38,35 @@ class Instrumentor:
     #: supported versions: at least the first, below the second
     supported: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (10**6,))
 
-    def instrument(self, runtime: Runtime) -> None:
-        raise NotImplementedError
+    _instrumented = False
+
+    def instrument(self, runtime: Runtime) -> bool:
+        """Patch the library, once; False, said in one line, when it cannot be."""
+        if self._instrumented:
+            return True
+        reason = unsupported_reason(self)
+        if reason is None:
+            try:
+                self._instrument(runtime)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+        if reason is not None:
+            log.warn(f"{self.name} left uninstrumented: {reason}")
+            return False
+        self._instrumented = True
+        log.debug(f"{self.name} instrumented")
+        return True
 
     def uninstrument(self) -> None:
+        """Undo `instrument`; nothing if it did not run."""
+        if self._instrumented:
+            self._uninstrument()
+            self._instrumented = False
+
+    def _instrument(self, runtime: Runtime) -> None:
+        raise NotImplementedError
+
+    def _uninstrument(self) -> None:
         raise NotImplementedError
 
 
@@ -72,20 +102,6 @@ def unsupported_reason(instrumentor: Instrumentor) -> str | None:
     return None
 
 
-def activate(instrumentor: Instrumentor, runtime: Callable[[], Runtime]) -> bool:
-    reason = unsupported_reason(instrumentor)
-    if reason is not None:
-        log.warn(f"{instrumentor.name} left uninstrumented: {reason}")
-        return False
-    try:
-        instrumentor.instrument(runtime())
-    except Exception as exc:
-        log.warn(f"{instrumentor.name} left uninstrumented: {type(exc).__name__}: {exc}")
-        return False
-    log.debug(f"{instrumentor.name} instrumented")
-    return True
-
-
 def discover(disabled: frozenset[str]) -> list[Instrumentor]:
     """Every installed instrumentor that RIEMANN_DISABLED_INSTRUMENTATIONS leaves on."""
     import importlib_metadata
@@ -116,5 +132,5 @@ def install(
             continue
         watcher.when_imported(
             instrumentor.module,
-            lambda module, instrumentor=instrumentor: activate(instrumentor, runtime),
+            lambda module, instrumentor=instrumentor: instrumentor.instrument(runtime()),
         )

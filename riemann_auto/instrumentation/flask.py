@@ -33,12 +33,10 @@ class FlaskInstrumentor(Instrumentor):
     def __init__(self) -> None:
         self._original = None
 
-    def instrument(self, runtime: Runtime) -> None:
+    def _instrument(self, runtime: Runtime) -> None:
         import flask
         import wrapt
 
-        if self._original is not None:
-            return
         original = flask.Flask.__dict__["dispatch_request"]
         if getattr(original, "_self_riemann_auto", False):  # another instance's work
             return
@@ -47,7 +45,7 @@ class FlaskInstrumentor(Instrumentor):
         wrapper._self_riemann_auto = True
         flask.Flask.dispatch_request = wrapper
 
-    def uninstrument(self) -> None:
+    def _uninstrument(self) -> None:
         import flask
 
         if self._original is not None:

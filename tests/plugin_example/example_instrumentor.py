@@ -10,14 +10,14 @@ class ExampleInstrumentor(Instrumentor):
     distribution = "riemann-auto-example-plugin"
     supported = ((1,), (2,))
 
-    def instrument(self, runtime) -> None:
+    def _instrument(self, runtime) -> None:
         import example_lib
 
         self._original = example_lib.greet
         probe = runtime.probe("example.greet", code_attributes(example_lib.greet))
         example_lib.greet = timed(example_lib.greet, probe)
 
-    def uninstrument(self) -> None:
+    def _uninstrument(self) -> None:
         import example_lib
 
         example_lib.greet = self._original
