@@ -191,7 +191,7 @@ def test_more_itertools_suite_ends_the_same_with_its_whole_api_timed(sink, tmp_p
     }
     reporting = [t for t in targets if any(reports(t, service) for service in timed)]
     summary = (
-        f"more-itertools {VERSION} suite: bare {counts(bare_results)} | instrumented "
+        f"third-party suite more-itertools {VERSION}: bare {counts(bare_results)} | instrumented "
         f"{counts(instrumented_results)} | {len(targets)} targets, {len(refused)} refused, "
         f"{len(reporting)} sent events | {len(timed)} functions timed | "
         f"{sink.event_count} events received"
