@@ -18,11 +18,10 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+import more_itertools
 import pytest
 
 from tests.conftest import PYTHON, RIEMANN_RUN, ROOT, riemann_env, riemann_run
-
-more_itertools = pytest.importorskip("more_itertools")
 
 # Keep in step with the `test` extra in pyproject.toml. 11.1 and later need Python 3.11.
 VERSION = "11.0.2"

@@ -37,7 +37,12 @@ def time_attribute(owner: object, attribute: str, value: object, probe: Probe) -
         monitoring.monitor(func, probe)
         return "in place"
     wrapped = wrap(func, probe)
-    setattr(owner, attribute, type(value)(wrapped) if func is not value else wrapped)
+    replacement = type(value)(wrapped) if func is not value else wrapped
+    # Other names the owner gives the same function (`padnone = pad_none`) get
+    # the same wrapper, so that they stay one object.
+    names = {attribute} | {name for name, held in vars(owner).items() if held is value}
+    for name in names:
+        setattr(owner, name, replacement)
     return "wrapped"
 
 

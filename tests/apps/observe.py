@@ -63,6 +63,7 @@ def main():
         "raw": Shape.__dict__["area"] is Shape.area,
         "static": Shape.unit is Shape.unit,
         "module": transparent.square is square,
+        "alias": transparent.squared is square,
     }
     seen["repr"] = [shown(f) for f in (square, Shape.area, Shape().area, Shape.unit, Shape.make)]
     seen["introspection"] = {
