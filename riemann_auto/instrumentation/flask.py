@@ -11,13 +11,12 @@ are exhausted or closed. This module must not import flask at import time.
 
 from __future__ import annotations
 
-import weakref
 from time import perf_counter_ns
 
 from ..probe import Probe
-from ..timing import Timer
 from ..timing.errors import describe
 from . import Instrumentor
+from .http import RouteProbes, http_attributes, is_error_status, timed_body
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,35 +100,13 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
 
     get_context = _request_context(flask_module).get
     excluded = runtime.settings.flask_excluded_routes
-    # By the rule's id, with a weak reference whose callback forgets the entry
-    # when the rule dies (before its id can be reused): an app the program drops
-    # takes its rules and their probes with it. (werkzeug's Rule defines __eq__
-    # without __hash__, so it cannot key a WeakKeyDictionary.)
-    probes: dict[int, tuple[object, Probe | None]] = {}
 
-    def probe_for(rule) -> Probe | None:
-        """The rule's probe, None for an excluded route; made on the rule's first request."""
-        probe = None
-        if rule.rule not in excluded:
-            probe = runtime.probe(rule.endpoint, (("http.route", rule.rule),))
-        key = id(rule)
-        try:
-            watch: object = weakref.ref(rule, lambda _, key=key: probes.pop(key, None))
-        except TypeError:  # a Rule subclass without weak references: kept alive instead
-            watch = rule
-        probes[key] = (watch, probe)
-        return probe
+    def make_probe(rule) -> Probe | None:
+        if rule.rule in excluded:
+            return None
+        return runtime.probe(rule.endpoint, (("http.route", rule.rule),))
 
-    extras: dict[tuple[str, int], tuple] = {}
-
-    def extra_for(method: str, status: int) -> tuple:
-        extra = extras.get((method, status))
-        if extra is None:
-            extra = extras[(method, status)] = (
-                ("http.request.method", method),
-                ("http.response.status_code", str(status)),
-            )
-        return extra
+    probes = RouteProbes(make_probe)
 
     def dispatch(wrapped, instance, args, kwargs):
         req = get_context().request
@@ -139,8 +116,7 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
         method = req.method
         if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
             return wrapped(*args, **kwargs)
-        entry = probes.get(id(rule))
-        probe = probe_for(rule) if entry is None else entry[1]
+        probe = probes.get(rule)
         if probe is None:
             return wrapped(*args, **kwargs)
         record = probe.record
@@ -150,27 +126,27 @@ def _dispatch_wrapper(runtime: Runtime, flask_module):
         except HTTPException as exc:
             end = perf_counter_ns()
             code = exc.code or 500
-            error = describe(exc) if code >= 500 else None
-            record((probe, end - start, end, error, extra_for(method, code)))
+            error = describe(exc) if is_error_status(code) else None
+            record((probe, end - start, end, error, http_attributes(method, code)))
             raise
         except Exception as exc:
             end = perf_counter_ns()
-            record((probe, end - start, end, describe(exc), extra_for(method, 500)))
+            record((probe, end - start, end, describe(exc), http_attributes(method, 500)))
             raise
         except BaseException:
             end = perf_counter_ns()
-            record((probe, end - start, end, None, extra_for(method, 500)))
+            record((probe, end - start, end, None, http_attributes(method, 500)))
             raise
         end = perf_counter_ns()
         if type(rv) in _PLAIN_BODIES:
-            record((probe, end - start, end, None, extra_for(method, 200)))
+            record((probe, end - start, end, None, http_attributes(method, 200)))
             return rv
-        extra = extra_for(method, _status_of(rv))
+        extra = http_attributes(method, _status_of(rv))
         streamed = _streamed_body(rv, Response)
         if streamed is None:
             record((probe, end - start, end, None, extra))
             return rv
-        return _replace_body(rv, streamed, _timed_body(streamed, probe, start, extra), Response)
+        return _replace_body(rv, streamed, timed_body(streamed, probe, start, extra), Response)
 
     return dispatch
 
@@ -192,14 +168,3 @@ def _replace_body(rv, old, new, response_type: type):
         rv.response = new
         return rv
     return new
-
-
-def _timed_body(body, probe: Probe, start: int, extra: tuple):
-    """Yields the body; the view's event is recorded when it ends or is closed."""
-    with Timer(probe, extra, start):
-        try:
-            yield from body
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
