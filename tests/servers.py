@@ -25,6 +25,7 @@ class Server:
     def __init__(self, args: list[str], env: dict[str, str], port: int, ready: str) -> None:
         self.port = port
         self.lines: list[str] = []
+        self._new_line = threading.Condition()
         self._ready = threading.Event()
         self._marker = ready
         self.proc = riemann_popen(*args, env=env, start_new_session=True)
@@ -35,9 +36,19 @@ class Server:
 
     def _read(self) -> None:
         for line in self.proc.stderr:
-            self.lines.append(line)
+            with self._new_line:
+                self.lines.append(line)
+                self._new_line.notify_all()
             if self._marker in line:
                 self._ready.set()
+
+    def wait_for_lines(self, text: str, count: int = 1, timeout: float = 30) -> None:
+        """Wait until `count` lines of its stderr contain `text`."""
+        with self._new_line:
+            if not self._new_line.wait_for(
+                lambda: sum(text in line for line in self.lines) >= count, timeout
+            ):
+                raise AssertionError(f"no {count} lines with {text!r}:\n" + "".join(self.lines))
 
     def get(self, path: str) -> tuple[int, str]:
         try:

@@ -1,0 +1,97 @@
+"""Celery: every task timed where it runs, through Celery's own signals.
+
+Celery announces each task execution in the worker, whatever the pool
+(prefork, solo, threads, gevent): `task_prerun` right before the task's
+function runs and `task_postrun` right after, with the final state, once the
+result is stored. Between them `task_failure` carries the exception of a task
+that failed. So the signals are the hook, as OpenTelemetry's Celery
+instrumentation uses them, and `_uninstrument` disconnects exactly what
+`_instrument` connected. Nothing is wrapped, so a task object stays what the
+program made.
+
+The event is named by the task's name (`tasks.add-time`) and carries
+`celery.task_name` and `celery.state` (SUCCESS, FAILURE, RETRY, IGNORED,
+REJECTED). A failure gives an exception event; a retry is no failure: it is
+timed with state RETRY, and the new attempt is timed again when it runs.
+Executions are paired by task id, so concurrent tasks on threads or green
+threads each get their own time. This module must not import celery at
+import time.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter_ns
+
+from ..timing.errors import describe
+from . import Instrumentor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..probe import Probe
+    from ..runtime import Runtime
+
+
+class CeleryInstrumentor(Instrumentor):
+    name = "celery"
+    module = "celery"
+    distribution = "celery"
+    supported = ((5, 3), (6,))
+
+    def __init__(self) -> None:
+        self._handlers: list[tuple[object, object]] = []
+
+    def _instrument(self, runtime: Runtime) -> None:
+        from celery import signals
+
+        tasks = _TaskTimer(runtime)
+        self._handlers = [
+            (signals.task_prerun, tasks.started),
+            (signals.task_failure, tasks.failed),
+            (signals.task_postrun, tasks.finished),
+        ]
+        for signal, handler in self._handlers:
+            signal.connect(handler, weak=False)
+
+    def _uninstrument(self) -> None:
+        for signal, handler in self._handlers:
+            signal.disconnect(handler)
+        self._handlers = []
+
+
+class _TaskTimer:
+    """The three signal handlers, sharing what runs between them."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._probes: dict[str, Probe] = {}
+        self._starts: dict[str, int] = {}
+        self._errors: dict[str, tuple[str, str]] = {}
+        self._states: dict[str, tuple] = {}
+
+    def started(self, task_id=None, task=None, **_) -> None:
+        self._starts[task_id] = perf_counter_ns()
+
+    def failed(self, task_id=None, exception=None, **_) -> None:
+        if exception is not None:
+            self._errors[task_id] = describe(exception)
+
+    def finished(self, task_id=None, task=None, state=None, **_) -> None:
+        end = perf_counter_ns()
+        start = self._starts.pop(task_id, None)
+        error = self._errors.pop(task_id, None)
+        if start is None or task is None:
+            return
+        probe = self._probe(task.name)
+        probe.record((probe, end - start, end, error, self._state(str(state))))
+
+    def _probe(self, name: str) -> Probe:
+        probe = self._probes.get(name)
+        if probe is None:
+            probe = self._probes[name] = self._runtime.probe(name, (("celery.task_name", name),))
+        return probe
+
+    def _state(self, state: str) -> tuple:
+        extra = self._states.get(state)
+        if extra is None:
+            extra = self._states[state] = (("celery.state", state),)
+        return extra
