@@ -1,5 +1,7 @@
-"""Runs the example app under riemann-run with the console transport and sends it requests.
+"""Runs the example services under riemann-run with the console transport, and uses them.
 
+The Flask shop under gunicorn, and a Celery worker for the shop's orders, each
+started as an operator would: `riemann-run` in front of the usual command.
 Every event riemann-auto would send to Riemann is printed as one JSON line.
 Run through ./integration/demo, which sets up the environment first.
 """
@@ -9,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +19,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-REQUESTS = ["/", "/users/", "/users/1", "/users/7", "/checkout", "/async", "/stream", "/health"]
+SHOP = [
+    ("GET", "/"),
+    ("GET", "/users/"),
+    ("GET", "/users/1"),
+    ("GET", "/users/7"),
+    ("GET", "/checkout"),
+    ("GET", "/async"),
+    ("GET", "/stream"),
+    ("GET", "/health"),
+    ("POST", "/orders/30"),
+    ("POST", "/orders/500"),
+]
 
 
 def free_port() -> int:
@@ -25,7 +39,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(port: int, proc: subprocess.Popen) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 30
     while proc.poll() is None and time.monotonic() < deadline:
         try:
@@ -33,39 +47,77 @@ def wait_for(port: int, proc: subprocess.Popen) -> None:
             return
         except OSError:
             time.sleep(0.1)
-    sys.exit("the example app did not start")
+    sys.exit("the example shop did not start")
+
+
+def wait_for_queue(folder: str, worker: subprocess.Popen) -> None:
+    """Until the worker has taken every queued message (kombu's files are gone)."""
+    deadline = time.monotonic() + 30
+    while worker.poll() is None and time.monotonic() < deadline:
+        if not any(name.endswith(".msg") for name in os.listdir(folder)):
+            return
+        time.sleep(0.1)
+    sys.exit("the Celery worker did not take the orders")
+
+
+def call(method: str, url: str) -> int:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def show(command: list[str], settings: str) -> None:
+    """The command as an operator would type it."""
+    program = Path(command[1]).name
+    print(f"$ {settings} \\\n    riemann-run {program} {' '.join(command[2:])}\n")
 
 
 def main() -> None:
     port = free_port()
+    queue = tempfile.mkdtemp(prefix="riemann-auto-demo-")
+    os.makedirs(os.path.join(queue, "done"))
     env = dict(
         os.environ,
         RIEMANN_TRANSPORT="console",
         RIEMANN_TARGETS="example_app:lookup_user",
         RIEMANN_FLASK_EXCLUDED_ROUTES="/health",
+        EXAMPLE_QUEUE_DIR=queue,
+        PYTHONPATH=str(HERE),
     )
-    command = [
-        str(BIN / "riemann-run"), str(BIN / "gunicorn"), "--workers", "2",
-        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--chdir", str(HERE),
-        "example_app:app",
+    settings = "RIEMANN_TRANSPORT=console RIEMANN_TARGETS=example_app:lookup_user"
+    riemann_run = str(BIN / "riemann-run")
+    shop = [
+        riemann_run, str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+        "--log-level", "warning", "example_app:app",
     ]  # fmt: skip
-    print("$ RIEMANN_TRANSPORT=console RIEMANN_TARGETS=example_app:lookup_user \\")
-    print(f"    riemann-run gunicorn --workers 2 --bind 127.0.0.1:{port} example_app:app\n")
-    server = subprocess.Popen(command, env=env)
+    worker = [
+        riemann_run, str(BIN / "celery"), "-A", "example_tasks", "worker", "--pool=solo",
+        "--loglevel=critical", "--without-heartbeat", "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
+    show(shop, settings)
+    show(worker, settings)
+    services = [
+        subprocess.Popen(shop, env=env, cwd=HERE),
+        subprocess.Popen(worker, env=env, cwd=HERE),
+    ]
     try:
-        wait_for(port, server)
-        for path in REQUESTS:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as response:
-                    status = response.status
-                    response.read()
-            except urllib.error.HTTPError as error:
-                status = error.code
-            print(f"GET {path} -> {status}", flush=True)
+        wait_for_port(port, services[0])
+        for method, path in SHOP:
+            print(
+                f"{method} {path} -> {call(method, f'http://127.0.0.1:{port}{path}')}", flush=True
+            )
             time.sleep(0.3)  # only so that each request's events print under it
+        print("\nthe Celery worker takes the orders:", flush=True)
+        wait_for_queue(queue, services[1])
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        for service in services:
+            service.send_signal(signal.SIGTERM)
+        for service in services:
+            service.wait(30)
     print("\nEach JSON line above is an event riemann-auto sent (here to stderr, as")
     print("RIEMANN_TRANSPORT=console). Point RIEMANN_HOST at a Riemann server to send them there.")
 

@@ -1,7 +1,9 @@
 """The example shop: an ordinary Flask app that knows nothing of Riemann.
 
 riemann-run times every view (its event is named for the endpoint) and the
-functions listed in RIEMANN_TARGETS, such as `example_app:lookup_user`.
+functions listed in RIEMANN_TARGETS, such as `example_app:lookup_user`. An
+order is paid and confirmed by Celery tasks (example_tasks.py), timed in the
+worker that runs them.
 """
 
 import asyncio
@@ -59,6 +61,16 @@ def stream():
             yield f"line {i}\n"
 
     return Response(lines(), mimetype="text/plain")
+
+
+@app.route("/orders/<int:amount>", methods=["POST"])
+def order(amount: int):
+    from example_tasks import charge_card, send_receipt
+
+    order_id = int(time.time() * 1000) % 100_000
+    charge_card.delay(order_id, amount)
+    send_receipt.delay(order_id)
+    return {"order": order_id}, 202
 
 
 @app.route("/health")
