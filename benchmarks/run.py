@@ -447,6 +447,13 @@ def flask_gunicorn(quick: bool) -> None:
     row("instrumented over bare, median of pairs", pairs, "ratio", None, "goal >= 0.95")
 
 
+def django(quick: bool) -> None:
+    """Django under gunicorn with a load generator, instrumented over bare."""
+    from benchmarks.django_bench import django_gunicorn
+
+    django_gunicorn(quick)
+
+
 def faults(quick: bool) -> None:
     """Misbehaving servers: the program's rate, p99 and exit time over bare."""
     from benchmarks.faults import faults as against_faulty_servers
@@ -462,6 +469,7 @@ BENCHMARKS = {
     "startup": startup,
     "flask": flask_in_process,
     "gunicorn": flask_gunicorn,
+    "django": django,
     "faults": faults,
 }
 

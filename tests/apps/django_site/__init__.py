@@ -1,0 +1,1 @@
+"""A small Django project exercising every way a view can be routed and answer."""
