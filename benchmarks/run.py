@@ -461,6 +461,13 @@ def faults(quick: bool) -> None:
     against_faulty_servers(quick)
 
 
+def servers(quick: bool) -> None:
+    """gunicorn's gevent workers, with and without --preload: requests/s over bare."""
+    from benchmarks.servers import green_workers
+
+    green_workers(quick)
+
+
 BENCHMARKS = {
     "caller": caller_cost,
     "cpu": cpu_per_event,
@@ -471,6 +478,7 @@ BENCHMARKS = {
     "gunicorn": flask_gunicorn,
     "django": django,
     "faults": faults,
+    "servers": servers,
 }
 
 

@@ -14,16 +14,23 @@ At exit (see `lifecycle.py`) what was recorded before the exit began is
 flushed within the exit deadline; what is left is counted and said in one
 line. After a fork the child starts over with an empty queue, its own thread,
 connection and ledger.
+
+Green threads (gevent, eventlet): the sender's thread is a real OS thread,
+started with the original `_thread.start_new_thread`, and every lock, socket
+and clock it shares or uses is the original one (see `unpatched.py`), whether
+the program patched before or after riemann-auto started. So it never runs on
+the hub and never waits for it; and on the application's side, `record` never
+waits at all: starting the thread takes its lock without blocking (whoever
+holds it is starting the thread), and starting it does not wait for it to run.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 
 from .. import log
-from . import lifecycle
+from . import lifecycle, unpatched
 from .backoff import Backoff
 from .batch import Batch, events_in
 from .ledger import FATES, Ledger
@@ -77,13 +84,18 @@ class Sender:
         self._queue: deque = deque()
         self._reports: list = []  # riemann-auto's own events, sent ahead of the queue
         self._taken = 0  # queue items taken into batches, ever
-        self._flushes: list[tuple[int, threading.Event]] = []  # (items to take, then set)
-        self._lock = threading.Lock()  # starting the thread, flush bookkeeping
+        # (items to take, a held lock released when they were)
+        self._flushes: list[tuple[int, object]] = []
+        # Every lock here is an original one: the sender's thread is a real OS
+        # thread, and a green lock used from it misbehaves (see unpatched.py).
+        self._lock = unpatched.allocate_lock()  # starting the thread, flush bookkeeping
         # A lock used as a binary semaphore: releasing it wakes the thread. Unlike
         # an Event, waking never waits for a lock, so a signal handler may do it.
-        self._wake = threading.Lock()
+        self._wake = unpatched.allocate_lock()
         self._wake.acquire()
-        self._thread: threading.Thread | None = None
+        self._thread: int | None = None  # the sender thread's ident, once started
+        self._finished = unpatched.allocate_lock()  # released when the thread ends
+        self._finished.acquire()
         self._transport: Transport | None = None
         self._running = False
         self._closing = False
@@ -91,10 +103,11 @@ class Sender:
         self._exit_mark = 0  # queue items recorded before the exit began
         self._exit_cause: str | None = None
         self._exit_allowed = 0.0  # seconds the exit flush was given
-        self._closing_claim = threading.Lock()  # held by the one caller closing the books
-        self._closed = threading.Lock()  # released once the books are closed
+        self._closing_claim = unpatched.allocate_lock()  # held by the one closing the books
+        self._closed = unpatched.allocate_lock()  # released once the books are closed
         self._closed.acquire()
         self._ledger = Ledger()
+        self._ledger.lock = unpatched.allocate_lock()  # shared with the sender's thread
         self._drop = self._ledger.drop_at_door
         self._backoff = Backoff()
         self._troubles = Troubles(self.address)
@@ -121,11 +134,15 @@ class Sender:
         """Wait until everything recorded so far was settled (sent, or counted lost)."""
         if not self._running:
             self._start()
-        done = threading.Event()
+        done = unpatched.allocate_lock()
+        done.acquire()
         with self._lock:  # everything taken from the queue so far, plus what is in it now
             self._flushes.append((self._taken + len(self._queue), done))
         self._notify()
-        return done.wait(timeout)
+        if done.acquire(timeout=max(timeout, 0.0)):
+            return True
+        # It may have been released just now; else the thread releases it later.
+        return done.acquire(blocking=False)
 
     def pending(self) -> int:
         """Items waiting in the queue."""
@@ -177,17 +194,34 @@ class Sender:
             pass
 
     def _start(self) -> None:
-        with self._lock:
+        """Start the thread; never waits (a green thread here must not block the hub).
+
+        Whoever holds the lock is starting it, and the queued item waits for it.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             if self._running or self._closing:
                 return
-            thread = threading.Thread(target=self._run, name="riemann-auto-sender", daemon=True)
             try:
-                thread.start()
-            except RuntimeError:  # interpreter shutting down
+                unpatched.start_new_thread(self._thread_main, ())
+            except RuntimeError:  # interpreter shutting down, or no more threads
                 return
-            self._thread = thread
             self._running = True
+        finally:
+            self._lock.release()
         lifecycle.arm()
+
+    def _thread_main(self) -> None:
+        """The real OS thread `riemann-auto-sender`: unknown to `threading`, like a
+        daemon thread it does not hold up the exit."""
+        self._thread = unpatched.get_ident()
+        try:
+            self._run()
+        except BaseException:  # nothing from here may reach the program's stderr
+            pass
+        finally:
+            self._finished.release()
 
     # -- exit --------------------------------------------------------------------
 
@@ -223,10 +257,13 @@ class Sender:
         if got:
             self._ledger.lock.release()
         self._notify()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(max(deadline - time.monotonic(), 0.0))
-        stuck = thread is not None and thread.is_alive()
+        stuck = False
+        if self._running and self._thread != unpatched.get_ident():
+            # the thread may be starting still: it ends (releases `_finished`) all the same
+            if self._finished.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+                self._finished.release()
+            else:
+                stuck = True
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         try:
             late = self._settle_leftovers()
@@ -412,7 +449,7 @@ class Sender:
                 waiting = []
                 for target, done in self._flushes:
                     if target <= self._taken:
-                        done.set()
+                        done.release()
                     else:
                         waiting.append((target, done))
                 self._flushes = waiting

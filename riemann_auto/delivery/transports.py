@@ -4,6 +4,9 @@ A transport is used by the sender's background thread only. `send` either
 delivers the whole batch or raises a `DeliveryError` saying what went wrong;
 the sender decides what a failure costs. A transport never sends a batch
 twice: once any byte of it may have reached the server, a failure is final.
+
+The sender's thread is a real OS thread even under gevent or eventlet, so the
+sockets, resolver and TLS contexts here are the original ones (`unpatched.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import struct
 import time
 
 from .. import codec, log
+from . import unpatched
 from .batch import Batch
 
 TYPE_CHECKING = False
@@ -159,7 +163,7 @@ class TcpTransport(Transport):
 
     def _connect(self, deadline: float) -> socket.socket:
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=_left(deadline))
+            sock = unpatched.create_connection((self.host, self.port), timeout=_left(deadline))
         except OSError as exc:
             raise Unreachable(describe(exc)) from None
         try:
@@ -256,10 +260,10 @@ class UdpTransport(Transport):
     def send(self, batch: Batch, deadline: float | None = None) -> int:
         try:
             if self._sock is None:
-                family, kind, proto, _, address = socket.getaddrinfo(
+                family, kind, proto, _, address = unpatched.getaddrinfo(
                     self.host, self.port, 0, socket.SOCK_DGRAM
                 )[0]
-                sock = socket.socket(family, kind, proto)
+                sock = unpatched.socket(family, kind, proto)
                 sock.connect(address)
                 self._sock = sock
                 self.connects += 1
@@ -332,9 +336,7 @@ class ClientTransport(Transport):
 
 def tls_context(settings: Settings):
     """Verifies the server; presents the client certificate Riemann demands."""
-    import ssl
-
-    context = ssl.create_default_context(cafile=settings.tls_ca_file)
+    context = unpatched.ssl_context(cafile=settings.tls_ca_file)
     if settings.tls_cert_file and settings.tls_key_file:
         context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
     return context
