@@ -219,26 +219,7 @@ def serve(case: Case, env: dict[str, str], instrumented: bool, eventlet: str) ->
     return run
 
 
-# uvicorn's workers set their SIGTERM handler before they import the app (so before
-# riemann-auto's runtime is built, which installs its handler only over the default),
-# and on the way out put back the default and raise SIGTERM again: the worker dies
-# of it, its queue unflushed. Installing riemann-auto's handler at start-up
-# (riemann_auto/startup/bootstrap.py, on the main thread) makes it the one uvicorn
-# puts back: tried, all 200 events then arrive.
-UNFLUSHED = {
-    "uvicorn-workers-2": "uvicorn --workers: SIGTERM handler installed too late (see above)"
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(reason=UNFLUSHED[name], strict=True))
-        if name in UNFLUSHED
-        else name
-        for name in CASES
-    ],
-)
+@pytest.mark.parametrize("name", list(CASES))
 def test_every_event_arrives_and_sigterm_stops_as_fast_as_bare(sink, name, request):
     case = CASES[name]
     eventlet = str(request.getfixturevalue("eventlet_bin")) if "eventlet" in name else ""

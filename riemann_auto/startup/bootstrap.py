@@ -52,6 +52,12 @@ def _bootstrap(discover_now: bool) -> None:
         return
     # Python processes the program starts get instrumented too.
     os.environ["PYTHONPATH"] = with_hook_on_pythonpath(os.environ.get("PYTHONPATH"))
+    # SIGTERM flushes, whichever thread makes the first call, and a server that
+    # keeps the handler it found and puts it back on its way out (uvicorn's
+    # workers) finds ours: so ours goes in before the program's code runs.
+    from ..delivery.lifecycle import install_sigterm_handler
+
+    install_sigterm_handler()
 
     from .importhooks import watcher
 
