@@ -468,6 +468,13 @@ def servers(quick: bool) -> None:
     green_workers(quick)
 
 
+def asgi(quick: bool) -> None:
+    """FastAPI under uvicorn with a load generator, and in process: requests/s over bare."""
+    from benchmarks.asgi_bench import asgi as fastapi_over_bare
+
+    fastapi_over_bare(quick)
+
+
 BENCHMARKS = {
     "caller": caller_cost,
     "cpu": cpu_per_event,
@@ -478,6 +485,7 @@ BENCHMARKS = {
     "gunicorn": flask_gunicorn,
     "django": django,
     "faults": faults,
+    "asgi": asgi,
     "servers": servers,
 }
 

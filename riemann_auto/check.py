@@ -27,6 +27,7 @@ SETTINGS_SHOWN = (
     ("RIEMANN_EXCEPTION_STATE", "exception_state"),
     ("RIEMANN_DISABLED_INSTRUMENTATIONS", "disabled_instrumentations"),
     ("RIEMANN_FLASK_EXCLUDED_ROUTES", "flask_excluded_routes"),
+    ("RIEMANN_STARLETTE_EXCLUDED_ROUTES", "starlette_excluded_routes"),
     ("RIEMANN_DJANGO_EXCLUDED_ROUTES", "django_excluded_routes"),
     ("RIEMANN_AUTO_ENABLED", "enabled"),
     ("RIEMANN_QUEUE_SIZE", "queue_size"),

@@ -53,6 +53,7 @@ class Settings:
     exception_state: str = "critical"
     disabled_instrumentations: frozenset[str] = frozenset()
     flask_excluded_routes: frozenset[str] = frozenset()
+    starlette_excluded_routes: frozenset[str] = frozenset()  # FastAPI's too
     django_excluded_routes: frozenset[str] = frozenset()
     enabled: bool = True
     queue_size: int = DEFAULT_QUEUE_SIZE
@@ -172,6 +173,9 @@ class Settings:
                 name.lower() for name in _split(env.get("RIEMANN_DISABLED_INSTRUMENTATIONS", ""))
             ),
             flask_excluded_routes=frozenset(_split(env.get("RIEMANN_FLASK_EXCLUDED_ROUTES", ""))),
+            starlette_excluded_routes=frozenset(
+                _split(env.get("RIEMANN_STARLETTE_EXCLUDED_ROUTES", ""))
+            ),
             django_excluded_routes=frozenset(_split(env.get("RIEMANN_DJANGO_EXCLUDED_ROUTES", ""))),
             enabled=enabled_raw not in ("false", "0", "no", "off"),
             queue_size=number("RIEMANN_QUEUE_SIZE", DEFAULT_QUEUE_SIZE, int, 1, 10_000_000),

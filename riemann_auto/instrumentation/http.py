@@ -13,7 +13,7 @@ from ..timing import Timer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Hashable, Iterable
 
     from ..probe import Probe
 
@@ -40,24 +40,33 @@ def http_attributes(method: str, status: int) -> tuple:
 class RouteProbes:
     """A probe per route object, made on its first request, forgotten when it dies.
 
-    Keyed by the route's id, with a weak reference whose callback forgets the
-    entry before the id can be reused: an app the program drops takes its routes
-    and their probes with it (werkzeug's Rule defines __eq__ without __hash__,
-    so it cannot key a WeakKeyDictionary). `make` returns None for an excluded
-    route.
+    Keyed by the route's id (and the way in, for `get_at`), with a weak
+    reference whose callback forgets the entry before the id can be reused: an
+    app the program drops takes its routes and their probes with it (werkzeug's
+    Rule defines __eq__ without __hash__, so it cannot key a WeakKeyDictionary).
+    `make` returns None for an excluded route.
     """
 
     def __init__(self, make: Callable[[object], Probe | None]) -> None:
         self._make = make
-        self._probes: dict[int, tuple[object, Probe | None]] = {}
+        self._probes: dict[Hashable, tuple[object, Probe | None]] = {}
 
     def get(self, route: object) -> Probe | None:
         entry = self._probes.get(id(route))
-        return self._add(route) if entry is None else entry[1]
+        return self._add(route, id(route)) if entry is None else entry[1]
 
-    def _add(self, route: object) -> Probe | None:
-        probe = self._make(route)
-        key = id(route)
+    def get_at(self, route: object, context: Hashable) -> Probe | None:
+        """The probe of `route` reached through `context`, made by `make(route, context)`.
+
+        For a route that answers under several prefixes (a router mounted or
+        included twice): one probe per way in, all forgotten with the route.
+        """
+        key = (id(route), context)
+        entry = self._probes.get(key)
+        return self._add(route, key, context) if entry is None else entry[1]
+
+    def _add(self, route: object, key: Hashable, context: Hashable = None) -> Probe | None:
+        probe = self._make(route) if context is None else self._make(route, context)
         probes = self._probes
         try:
             watch: object = weakref.ref(route, lambda _, key=key: probes.pop(key, None))

@@ -1,0 +1,246 @@
+"""FastAPI requests/s, instrumented over bare, in the same run: python -m benchmarks.run --only asgi
+
+Two measures, each against a baseline measured in the same run:
+
+- under uvicorn (one process, its usual set-up) with a keep-alive load
+  generator in another process, `riemann-run uvicorn` against `uvicorn`,
+  alternating short runs (this machine's neighbours move single runs by
+  several percent; the load generator shares the 2 cores);
+- in process, ASGI calls straight into the app in one event loop, the
+  instrumentor on and off in random order: the instrumentor's own cost per
+  request, without a server's noise.
+
+`app` is built on first access (uvicorn's `benchmarks.asgi_bench:app`), so that
+importing this module imports no FastAPI.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from benchmarks.run import (
+    BIN,
+    PYTHON,
+    RIEMANN_RUN,
+    ROOT,
+    SinkProcess,
+    closed_port,
+    row,
+    runtime_for,
+)
+
+_app = None
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return _make_app()
+    raise AttributeError(name)
+
+
+def _make_app():
+    global _app
+    if _app is None:
+        from fastapi import FastAPI
+
+        _app = FastAPI()
+
+        @_app.get("/users/{user_id}")
+        async def get_user(user_id: int):
+            return {"id": user_id, "name": "ann"}
+
+    return _app
+
+
+# -- under uvicorn ----------------------------------------------------------------
+
+
+def _hammer(port: int, deadline: float, counts: list[int], i: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    while time.monotonic() < deadline:
+        conn.request("GET", "/users/7")
+        response = conn.getresponse()
+        response.read()
+        if response.status == 200:
+            counts[i] += 1
+    conn.close()
+
+
+def load(port: int, seconds: float, threads: int) -> int:
+    """Requests completed in `seconds` by `threads` keep-alive connections."""
+    deadline = time.monotonic() + seconds
+    counts = [0] * threads
+    workers = [
+        threading.Thread(target=_hammer, args=(port, deadline, counts, i)) for i in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(counts)
+
+
+def _uvicorn_rate(prefix: list[str], env: dict, seconds: float) -> float:
+    port = closed_port()
+    args = [str(BIN / "uvicorn"), "benchmarks.asgi_bench:app", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*prefix, *args, "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        generator = [PYTHON, "-m", "benchmarks.asgi_bench", str(port), "1", "4"]
+        subprocess.run(generator, cwd=ROOT, capture_output=True, check=True)  # warm up
+        generator[-2] = str(seconds)
+        out = subprocess.run(generator, cwd=ROOT, capture_output=True, text=True, check=True)
+        return int(out.stdout) / seconds
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+# The sender in large batches: it wakes once a second and sends what came in one
+# message, where by default it drains its queue as fast as events arrive, in
+# small batches under a steady load (see the figures; a delivery matter).
+LARGE_BATCHES = {"RIEMANN_BATCH_SIZE": "10000", "RIEMANN_FLUSH_INTERVAL": "1"}
+
+
+def under_uvicorn(quick: bool) -> None:
+    seconds = 3.0 if quick else 6.0
+    rounds = 3 if quick else 5
+    sink = SinkProcess("--mode", "ack-only")
+    env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=str(ROOT))
+    ways = {
+        "bare": ([], env),
+        "default": ([RIEMANN_RUN], env),
+        "large": ([RIEMANN_RUN], dict(env, **LARGE_BATCHES)),
+    }
+    rates: dict[str, list[float]] = {way: [] for way in ways}
+    try:
+        for _ in range(rounds):
+            order = list(ways)
+            random.shuffle(order)
+            for way in order:
+                prefix, way_env = ways[way]
+                rates[way].append(_uvicorn_rate(prefix, way_env, seconds))
+    finally:
+        sink.close()
+    bare = statistics.median(rates["bare"])
+    print(
+        f"FastAPI under uvicorn ({rounds} rounds of {seconds:.0f} s runs each way, in random "
+        "order; 4 keep-alive connections from a load generator sharing the 2 cores)"
+    )
+    row("bare (baseline), median", bare, "req/s", bare)
+    for way, label in (
+        ("default", "riemann-run uvicorn, default settings"),
+        ("large", "same, batch size 10000, flush interval 1 s"),
+    ):
+        ratio = statistics.median(o / b for o, b in zip(rates[way], rates["bare"], strict=True))
+        row(f"{label}, median", statistics.median(rates[way]), "req/s", bare)
+        row("  instrumented over bare, median of rounds", ratio, "ratio", None, "goal >= 0.95")
+
+
+# -- in process -------------------------------------------------------------------
+
+
+def in_process(quick: bool) -> None:
+    import asyncio
+
+    from riemann_auto.instrumentation.starlette import StarletteInstrumentor
+
+    app = _make_app()
+    number, rounds = (1_000, 8) if quick else (2_000, 25)
+    sink = SinkProcess("--mode", "ack-only")
+    runtime = runtime_for(sink.port, queue_size=4 * number)
+    instrumentor = StarletteInstrumentor()
+    scope_template = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/users/7",
+        "raw_path": b"/users/7",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        pass
+
+    async def requests() -> None:
+        for _ in range(number):
+            await app(dict(scope_template), receive, send)
+
+    loop = asyncio.new_event_loop()
+
+    def measure(instrumented: bool) -> tuple[float, float]:
+        if instrumented:
+            instrumentor.instrument(runtime)
+        wall, cpu = time.perf_counter(), time.process_time()
+        loop.run_until_complete(requests())
+        if instrumented:
+            runtime.sender.flush(30)  # its events are sent within the measured time
+            instrumentor.uninstrument()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return number / wall, cpu / number * 1e6
+
+    results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    try:
+        measure(False)  # warm up
+        measure(True)
+        for _ in range(rounds):
+            order = [False, True]
+            random.shuffle(order)
+            for instrumented in order:
+                results[instrumented].append(measure(instrumented))
+        assert runtime.sender.counters()["failed"] == 0
+    finally:
+        loop.close()
+        runtime.sender.shutdown(1)
+        sink.close()
+    bare, ours = results[False], results[True]
+    rate_ratio = statistics.median(o[0] / b[0] for o, b in zip(ours, bare, strict=True))
+    bare_rate, bare_cpu = (statistics.median(r[i] for r in bare) for i in (0, 1))
+    ours_rate, ours_cpu = (statistics.median(r[i] for r in ours) for i in (0, 1))
+    print(f"FastAPI, ASGI calls in process ({rounds} rounds of {number} requests each way)")
+    row("bare (baseline), median", bare_rate, "req/s", bare_rate, f"{bare_cpu:.1f} us CPU/req")
+    row(
+        "instrumented, median",
+        ours_rate,
+        "req/s",
+        bare_rate,
+        f"{ours_cpu:.1f} us CPU/req, +{ours_cpu - bare_cpu:.1f} us",
+    )
+    row("requests/s instrumented over bare, median", rate_ratio, "ratio", None, "goal >= 0.95")
+
+
+def asgi(quick: bool) -> None:
+    under_uvicorn(quick)
+    print()
+    in_process(quick)
+
+
+if __name__ == "__main__":  # the load generator: python -m benchmarks.asgi_bench PORT SECS THREADS
+    print(load(int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])))

@@ -1,0 +1,268 @@
+"""Starlette and FastAPI: every route timed, however it was reached.
+
+FastAPI's routes are Starlette routes (`APIRoute` is a `Route`), so one
+instrumentor serves both. Where to hook, case by case:
+
+- An ASGI middleware around the app would time the middleware too, and learn
+  the route only afterwards, from whatever the routers left in the scope.
+- Wrapping endpoint functions as they are registered misses routes built
+  from ASGI classes (`HTTPEndpoint`) and changes what the program holds.
+- `Route.handle` is where every router hands a matched HTTP request to its
+  route: `Router`, `Mount`ed sub-apps and routers, `Starlette` and `FastAPI`
+  apps, `APIRouter`s. The route object is right there: `route.name` names the
+  event, `route.path` is the template as written. So this wraps it, and the
+  `handle` of any `Route` subclass that overrides it (newer FastAPI's
+  `APIRoute` answers a route of an included router without calling
+  `Route.handle`); a subclass defined later is wrapped when it is defined.
+  A request is timed once even when one wrapped `handle` calls another.
+- `Mount.handle` is wrapped too, only to note in the scope the mount's
+  template and name on the way in: `http.route` is the mounts' templates plus
+  the route's (`/orgs/{org}/users/{id}`), and a named mount qualifies the name
+  as Starlette's `url_for` does (`admin:stats`). Newer FastAPI keeps an
+  included router's routes unchanged and puts the effective one (with the
+  include prefix) in `scope["fastapi"]["effective_route_context"]`; it is read
+  from there when it is about this very route, else `route.path` is used.
+
+What is timed: from the route being chosen to the last body message handed to
+the server, so request parsing, FastAPI's dependency resolution and
+validation, the endpoint (sync ones in the threadpool), and the response's
+body, streamed or not. Background tasks and whatever else runs after the last
+body message are outside the time; an exception they raise still gives the
+route's exception event. The status is the one sent. An exception that an
+exception handler turns into a response below 500 (`HTTPException(404)`,
+FastAPI's 422 for invalid input) is no exception; one answered with a 5xx,
+and any exception that leaves the route, gives an exception event. Requests
+that match no route, and 405 answers, run no endpoint and send nothing.
+WebSocket routes are left out: a connection's lifetime is no request latency.
+This module must not import starlette at import time.
+"""
+
+from __future__ import annotations
+
+import sys
+from time import perf_counter_ns
+
+from ..timing.errors import describe
+from . import Instrumentor
+from .http import RouteProbes, http_attributes, is_error_status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..probe import Probe
+    from ..runtime import Runtime
+
+# Scope keys of riemann-auto's own: the route being timed, and the mounts passed.
+_TIMING = "riemann_auto.route"
+_MOUNTED = "riemann_auto.mounted"
+
+
+class StarletteInstrumentor(Instrumentor):
+    name = "starlette"
+    #: RIEMANN_DISABLED_INSTRUMENTATIONS may call it by either name
+    aliases = frozenset(("starlette", "fastapi"))
+    module = "starlette.routing"
+    distribution = "starlette"
+    supported = ((0, 29), (2,))
+
+    def __init__(self) -> None:
+        self._patched: list[tuple[type, str, object]] = []
+
+    def _instrument(self, runtime: Runtime) -> None:
+        from starlette import routing
+        from starlette.exceptions import HTTPException
+
+        if self.aliases & runtime.settings.disabled_instrumentations:
+            return
+        if getattr(routing.Route.__dict__["handle"], "_riemann_auto", False):
+            return  # another instance's work
+        timer = _RouteTimer(runtime, HTTPException)
+        self._patch(routing.Route, "handle", timer.wrap)
+        self._patch(routing.Mount, "handle", _noting_mount)
+        for subclass in _subclasses(routing.Route):
+            if "handle" in subclass.__dict__:
+                self._patch(subclass, "handle", timer.wrap)
+        patched = self._patched
+
+        def init_subclass(cls, **kwargs):
+            super(routing.Route, cls).__init_subclass__(**kwargs)
+            if "handle" in cls.__dict__:
+                original = cls.__dict__["handle"]
+                patched.append((cls, "handle", original))
+                cls.handle = timer.wrap(original)
+
+        patched.append((routing.Route, "__init_subclass__", None))
+        routing.Route.__init_subclass__ = classmethod(init_subclass)
+
+    def _patch(self, owner: type, attribute: str, wrap) -> None:
+        original = owner.__dict__[attribute]
+        self._patched.append((owner, attribute, original))
+        setattr(owner, attribute, wrap(original))
+
+    def _uninstrument(self) -> None:
+        for owner, attribute, original in reversed(self._patched):
+            if original is None:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+        self._patched = []
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for subclass in cls.__subclasses__():
+        found.append(subclass)
+        found.extend(_subclasses(subclass))
+    return found
+
+
+def _noting_mount(original):
+    """Mount.handle, noting in the scope the mounts' templates and names so far."""
+
+    async def handle(self, scope, receive, send):
+        outer = scope.get(_MOUNTED)
+        name = f"{self.name}:" if self.name else ""
+        if outer is None:
+            scope[_MOUNTED] = (self.path, name)
+        else:
+            scope[_MOUNTED] = (outer[0] + self.path, outer[1] + name)
+        try:
+            await original(self, scope, receive, send)
+        finally:
+            if outer is None:
+                scope.pop(_MOUNTED, None)
+            else:
+                scope[_MOUNTED] = outer
+
+    handle._riemann_auto = True
+    handle.__wrapped__ = original
+    return handle
+
+
+def _effective_path(scope, route) -> str | None:
+    """Newer FastAPI's full template for a route of an included router, if any."""
+    fastapi = scope.get("fastapi")
+    if type(fastapi) is not dict:
+        return None
+    context = fastapi.get("effective_route_context")
+    if context is None or getattr(context, "original_route", None) is not route:
+        return None
+    path = getattr(context, "path_format", None)
+    return path if isinstance(path, str) else None
+
+
+def _sole_exception(exc: BaseException) -> BaseException:
+    """The one exception inside exception groups of one, as anyio's task groups make.
+
+    Older Starlette streams a body in a task group, so a body that fails
+    raises an ExceptionGroup around the exception the program raised.
+    """
+    while any(cls.__name__ == "BaseExceptionGroup" for cls in type(exc).__mro__):
+        inner = getattr(exc, "exceptions", None)
+        if not isinstance(inner, tuple) or len(inner) != 1:
+            break
+        exc = inner[0]
+    return exc
+
+
+class _RouteTimer:
+    def __init__(self, runtime: Runtime, http_exception: type) -> None:
+        self._http_exception = http_exception
+        excluded = runtime.settings.starlette_excluded_routes
+
+        def make_probe(route, context=None) -> Probe | None:
+            path, prefix, name = route.path, "", ""
+            if context is not None:
+                mounted, effective = context
+                if effective is not None:
+                    path = effective
+                if mounted is not None:
+                    prefix, name = mounted
+            template = prefix + path
+            if template in excluded:
+                return None
+            return runtime.probe(name + route.name, (("http.route", template),))
+
+        self._probes = RouteProbes(make_probe)
+
+    def error_of(self, exc: BaseException) -> tuple[str, str] | None:
+        """An HTTPException below 500 is an answer; anything else an exception."""
+        exc = _sole_exception(exc)
+        if isinstance(exc, self._http_exception):
+            status = getattr(exc, "status_code", 500)
+            if isinstance(status, int) and not is_error_status(status):
+                return None
+        return describe(exc)
+
+    def wrap(self, original):
+        probes = self._probes
+        error_of = self.error_of
+        http_exception = self._http_exception
+
+        async def handle(self, scope, receive, send):
+            if scope.get(_TIMING) is self or scope["type"] != "http":
+                return await original(self, scope, receive, send)
+            method = scope["method"]
+            methods = self.methods
+            if methods and method not in methods:  # a 405 answer, no endpoint runs
+                return await original(self, scope, receive, send)
+            mounted = scope.get(_MOUNTED)
+            effective = _effective_path(scope, self) if "fastapi" in scope else None
+            if mounted is None and effective is None:
+                probe = probes.get(self)
+            else:
+                probe = probes.get_at(self, (mounted, effective))
+            if probe is None:
+                return await original(self, scope, receive, send)
+
+            status = 0
+            error = None
+            end = 0
+
+            async def timed_send(message):
+                nonlocal status, error, end
+                kind = message["type"]
+                if kind == "http.response.start":
+                    status = message["status"]
+                    if is_error_status(status):
+                        # An exception handler answers inside its `except`
+                        # block: the exception it answers is still current.
+                        exc = sys.exc_info()[1]
+                        if exc is not None:
+                            error = describe(_sole_exception(exc))
+                elif (
+                    kind == "http.response.body" and not message.get("more_body", False)
+                ) or kind == "http.response.pathsend":
+                    await send(message)
+                    end = perf_counter_ns()
+                    return
+                await send(message)
+
+            record = probe.record
+            scope[_TIMING] = self
+            start = perf_counter_ns()
+            try:
+                await original(self, scope, receive, timed_send)
+            except Exception as exc:
+                now = perf_counter_ns()
+                if not status:  # nothing sent: the exception decides the status
+                    sole = _sole_exception(exc)
+                    status = getattr(sole, "status_code", 500)
+                    if not isinstance(sole, http_exception) or not isinstance(status, int):
+                        status = 500
+                if error is None:
+                    error = error_of(exc)
+                end = end or now
+                record((probe, end - start, end, error, http_attributes(method, status)))
+                raise
+            except BaseException:  # cancelled: the time so far, no exception
+                end = end or perf_counter_ns()
+                record((probe, end - start, end, error, http_attributes(method, status or 500)))
+                raise
+            finally:
+                scope.pop(_TIMING, None)
+            end = end or perf_counter_ns()
+            record((probe, end - start, end, error, http_attributes(method, status or 500)))
+
+        handle._riemann_auto = True
+        handle.__wrapped__ = original
+        return handle
