@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks.run import PYTHON, RIEMANN_RUN, ROOT, closed_port
+from benchmarks.run import PYTHON, RIEMANN_RUN, ROOT, SinkProcess, closed_port
 
 PROGRAM = """
 import sys, time
@@ -86,25 +86,6 @@ def run_program(
     return rate, p99, time.monotonic() - started
 
 
-class Sink:
-    """tests/riemann_sink.py in a process of its own, its closing summary silenced."""
-
-    def __init__(self, *flags: str) -> None:
-        self.proc = subprocess.Popen(
-            [PYTHON, "-m", "tests.riemann_sink", *flags],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.port = int(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(30)
-
-
 def ca_file(folder: str) -> str:
     import trustme
 
@@ -115,7 +96,7 @@ def ca_file(folder: str) -> str:
 
 def measure(name: str, pairs: int, seconds: float, folder: str) -> None:
     sink_args, extra = BEHAVIOURS[name]
-    sink = Sink(*sink_args) if sink_args is not None else None
+    sink = SinkProcess(*sink_args, quiet=True) if sink_args is not None else None
     env = dict(
         os.environ,
         RIEMANN_PORT=str(sink.port if sink else closed_port()),

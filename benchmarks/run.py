@@ -25,14 +25,15 @@ RIEMANN_RUN = str(BIN / "riemann-run")
 
 
 class SinkProcess:
-    """tests/riemann_sink.py in its own process."""
+    """tests/riemann_sink.py in its own process; `quiet` silences its closing summary."""
 
-    def __init__(self, *flags: str) -> None:
+    def __init__(self, *flags: str, quiet: bool = False) -> None:
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "tests.riemann_sink", *flags],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if quiet else None,
             text=True,
         )
         self.port = int(self.proc.stdout.readline())
