@@ -189,16 +189,13 @@ class RiemannSink:
                 body = _read_exactly(conn, struct.unpack(">I", header)[0])
                 if body is None:
                     return
-                if not self._receive(body):
-                    return  # malformed: no reply, connection closed
                 frames += 1
-                if self.mode == "silent":
-                    continue
-                if self.mode == "close-after" and frames % self.every == 0:
+                closing = self.mode == "close-after" and frames % self.every == 0
+                answer = self.mode != "silent" and not closing
+                if not self._receive(body, answer_on=conn if answer else None):
+                    return  # malformed: no reply, connection closed
+                if closing:
                     return
-                if self.mode == "slow":
-                    time.sleep(self.delay)
-                conn.sendall(self._reply())
         except OSError:
             return
         finally:
@@ -222,16 +219,26 @@ class RiemannSink:
                 return
             self._receive(data, datagram=True)
 
-    def _receive(self, body: bytes, datagram: bool = False) -> bool:
-        if self.mode == "ack-only":  # benchmarks: answer at once, parse nothing
+    def _receive(self, body: bytes, datagram: bool = False, answer_on=None) -> bool:
+        """Parse a frame, answer it on `answer_on` if given, then show its events.
+
+        Events show (to `wait_for`) only once answered, as in Riemann's index: a
+        test that acts on what arrived never races the acknowledgement.
+        """
+        if self.mode != "ack-only":  # benchmarks: answer at once, parse nothing
+            try:
+                msg = Msg.FromString(body)
+            except DecodeError:
+                self.malformed += 1
+                return False
+        if answer_on is not None:
+            if self.mode == "slow":
+                time.sleep(self.delay)
+            answer_on.sendall(self._reply())
+        if self.mode == "ack-only":
             with self._cond:
                 self.frames += 1
             return True
-        try:
-            msg = Msg.FromString(body)
-        except DecodeError:
-            self.malformed += 1
-            return False
         decoded = (
             [dict(event_dict(e), datagram_size=len(body) if datagram else None) for e in msg.events]
             if self.decode

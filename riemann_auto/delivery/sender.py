@@ -321,9 +321,12 @@ class Sender:
 
     def _run(self) -> None:
         while not self._closing:
-            self._wake.acquire(timeout=self._wait_time())
+            woken = self._wake.acquire(timeout=self._wait_time())
             try:
-                self._pump()
+                # Woken by a full batch: full batches only, the rest waits for the
+                # flush interval; a lone event per round trip would cost the program
+                # a system call or two per event under a steady load.
+                self._pump(whole_batches_only=woken and not self._flushes)
                 if not self._closing:
                     self._tick()
             except Exception as exc:  # a bug here must not kill the thread
@@ -336,8 +339,10 @@ class Sender:
     def _wait_time(self) -> float:
         return max(min(self._flush_interval, self._next_review - time.monotonic()), 0.0)
 
-    def _pump(self) -> None:
+    def _pump(self, whole_batches_only: bool = False) -> None:
         while not self._closing and not self._backoff.waiting(time.monotonic()):
+            if whole_batches_only and len(self._queue) < self._wake_at:
+                break
             batch = self._take(self._batch_size)
             if batch is None:
                 break
