@@ -1,7 +1,8 @@
 """Runs the example services under riemann-run with the console transport, and uses them.
 
-The Flask shop under gunicorn, and a Celery worker for the shop's orders, each
-started as an operator would: `riemann-run` in front of the usual command.
+The Flask shop under gunicorn, its FastAPI stock service under uvicorn, and a
+Celery worker for the shop's orders, each started as an operator would:
+`riemann-run` in front of the usual command.
 Every event riemann-auto would send to Riemann is printed as one JSON line.
 Run through ./integration/demo, which sets up the environment first.
 """
@@ -31,6 +32,13 @@ SHOP = [
     ("POST", "/orders/30"),
     ("POST", "/orders/500"),
 ]
+STOCK = [
+    ("GET", "/stock"),
+    ("GET", "/stock/tea"),
+    ("GET", "/stock/coffee"),
+    ("POST", "/stock/tea/reserve"),
+    ("POST", "/stock/cake/reserve"),
+]
 
 
 def free_port() -> int:
@@ -40,6 +48,7 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, proc: subprocess.Popen) -> None:
+    """Until the service listens."""
     deadline = time.monotonic() + 30
     while proc.poll() is None and time.monotonic() < deadline:
         try:
@@ -47,7 +56,7 @@ def wait_for_port(port: int, proc: subprocess.Popen) -> None:
             return
         except OSError:
             time.sleep(0.1)
-    sys.exit("the example shop did not start")
+    sys.exit(f"{' '.join(proc.args[1:3])} did not start")
 
 
 def wait_for_queue(folder: str, worker: subprocess.Popen) -> None:
@@ -76,8 +85,14 @@ def show(command: list[str], settings: str) -> None:
     print(f"$ {settings} \\\n    riemann-run {program} {' '.join(command[2:])}\n")
 
 
+def use(port: int, calls: list[tuple[str, str]]) -> None:
+    for method, path in calls:
+        print(f"{method} {path} -> {call(method, f'http://127.0.0.1:{port}{path}')}", flush=True)
+        time.sleep(0.3)  # only so that each request's events print under it
+
+
 def main() -> None:
-    port = free_port()
+    port, api_port = free_port(), free_port()
     queue = tempfile.mkdtemp(prefix="riemann-auto-demo-")
     os.makedirs(os.path.join(queue, "done"))
     env = dict(
@@ -94,25 +109,26 @@ def main() -> None:
         riemann_run, str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
         "--log-level", "warning", "example_app:app",
     ]  # fmt: skip
+    api = [
+        riemann_run, str(BIN / "uvicorn"), "--port", str(api_port), "--log-level", "warning",
+        "example_api:app",
+    ]  # fmt: skip
     worker = [
-        riemann_run, str(BIN / "celery"), "-A", "example_tasks", "worker", "--pool=solo",
+        riemann_run, str(BIN / "celery"), "-A", "example_tasks", "--quiet", "worker", "--pool=solo",
         "--loglevel=critical", "--without-heartbeat", "--without-mingle", "--without-gossip",
     ]  # fmt: skip
-    show(shop, settings)
-    show(worker, settings)
-    services = [
-        subprocess.Popen(shop, env=env, cwd=HERE),
-        subprocess.Popen(worker, env=env, cwd=HERE),
-    ]
+    for command in (shop, api, worker):
+        show(command, settings)
+    services = [subprocess.Popen(command, env=env, cwd=HERE) for command in (shop, api, worker)]
     try:
         wait_for_port(port, services[0])
-        for method, path in SHOP:
-            print(
-                f"{method} {path} -> {call(method, f'http://127.0.0.1:{port}{path}')}", flush=True
-            )
-            time.sleep(0.3)  # only so that each request's events print under it
-        print("\nthe Celery worker takes the orders:", flush=True)
-        wait_for_queue(queue, services[1])
+        wait_for_port(api_port, services[1])
+        print("the shop (Flask, gunicorn):", flush=True)
+        use(port, SHOP)
+        print("\nthe stock service (FastAPI, uvicorn):", flush=True)
+        use(api_port, STOCK)
+        print("\nthe Celery worker takes the shop's orders:", flush=True)
+        wait_for_queue(queue, services[2])
     finally:
         for service in services:
             service.send_signal(signal.SIGTERM)
