@@ -19,9 +19,7 @@ from __future__ import annotations
 import http.client
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -29,10 +27,8 @@ import time
 from benchmarks.run import (
     BIN,
     PYTHON,
-    RIEMANN_RUN,
     ROOT,
     SinkProcess,
-    closed_port,
     row,
     runtime_for,
 )
@@ -88,71 +84,41 @@ def load(port: int, seconds: float, threads: int) -> int:
     return sum(counts)
 
 
-def _uvicorn_rate(prefix: list[str], env: dict, seconds: float) -> float:
-    port = closed_port()
-    args = [str(BIN / "uvicorn"), "benchmarks.asgi_bench:app", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*prefix, *args, "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        generator = [PYTHON, "-m", "benchmarks.asgi_bench", str(port), "1", "4"]
-        subprocess.run(generator, cwd=ROOT, capture_output=True, check=True)  # warm up
-        generator[-2] = str(seconds)
-        out = subprocess.run(generator, cwd=ROOT, capture_output=True, text=True, check=True)
-        return int(out.stdout) / seconds
-    finally:
-        proc.terminate()
-        proc.wait(30)
+def _uvicorn_serving(port: int) -> list[str]:
+    return [
+        str(BIN / "uvicorn"), "benchmarks.asgi_bench:app", "--port", str(port),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
 
 
-# The sender in large batches: it wakes once a second and sends what came in one
-# message, where by default it drains its queue as fast as events arrive, in
-# small batches under a steady load (see the figures; a delivery matter).
+def _keep_alive_load(port: int, seconds: float) -> list[str]:
+    return [PYTHON, "-m", "benchmarks.asgi_bench", str(port), f"{seconds:g}", "4"]
+
+
+# The sender in large batches too: it wakes once a second and sends what came in
+# one message, against the default batch of 256.
 LARGE_BATCHES = {"RIEMANN_BATCH_SIZE": "10000", "RIEMANN_FLUSH_INTERVAL": "1"}
 
 
 def under_uvicorn(quick: bool) -> None:
-    seconds = 3.0 if quick else 6.0
-    rounds = 3 if quick else 5
+    from benchmarks.serving import compare
+
     sink = SinkProcess("--mode", "ack-only")
     env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=str(ROOT))
-    ways = {
-        "bare": ([], env),
-        "default": ([RIEMANN_RUN], env),
-        "large": ([RIEMANN_RUN], dict(env, **LARGE_BATCHES)),
-    }
-    rates: dict[str, list[float]] = {way: [] for way in ways}
     try:
-        for _ in range(rounds):
-            order = list(ways)
-            random.shuffle(order)
-            for way in order:
-                prefix, way_env = ways[way]
-                rates[way].append(_uvicorn_rate(prefix, way_env, seconds))
+        compare(
+            "FastAPI under uvicorn (4 keep-alive connections from a load generator, 2 cores)",
+            _uvicorn_serving,
+            _keep_alive_load,
+            env,
+            quick,
+            {
+                "riemann-run uvicorn, default settings": {},
+                "same, batch size 10000, flush interval 1 s": LARGE_BATCHES,
+            },
+        )
     finally:
         sink.close()
-    bare = statistics.median(rates["bare"])
-    print(
-        f"FastAPI under uvicorn ({rounds} rounds of {seconds:.0f} s runs each way, in random "
-        "order; 4 keep-alive connections from a load generator sharing the 2 cores)"
-    )
-    row("bare (baseline), median", bare, "req/s", bare)
-    for way, label in (
-        ("default", "riemann-run uvicorn, default settings"),
-        ("large", "same, batch size 10000, flush interval 1 s"),
-    ):
-        ratio = statistics.median(o / b for o, b in zip(rates[way], rates["bare"], strict=True))
-        row(f"{label}, median", statistics.median(rates[way]), "req/s", bare)
-        row("  instrumented over bare, median of rounds", ratio, "ratio", None, "goal >= 0.95")
 
 
 # -- in process -------------------------------------------------------------------

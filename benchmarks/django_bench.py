@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,56 +22,25 @@ APPS = ROOT / "tests" / "apps"
 PATH = "/users/"
 
 
-def _gunicorn_rate(prefix: list[str], env: dict, seconds: float) -> float:
-    from benchmarks.run import BIN, PYTHON, closed_port
-
-    port = closed_port()
-    args = [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
-    proc = subprocess.Popen([*prefix, *args, "django_site.wsgi:application"], env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        load = [PYTHON, "-m", "benchmarks.load", f"http://127.0.0.1:{port}{PATH}", "1", "4"]
-        subprocess.run(load, cwd=ROOT, capture_output=True, check=True)  # warm up
-        load[-2] = str(seconds)
-        out = subprocess.run(load, cwd=ROOT, capture_output=True, text=True, check=True)
-        return int(out.stdout) / seconds
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
 def django_gunicorn(quick: bool) -> None:
     """Django under gunicorn (2 sync workers) with a load generator, instrumented over bare."""
-    from benchmarks.run import RIEMANN_RUN, SinkProcess, row
+    from benchmarks.run import SinkProcess, gunicorn_serving
+    from benchmarks.serving import compare, http_load
 
-    seconds = 3.0 if quick else 8.0
     sink = SinkProcess("--mode", "ack-only")
     pythonpath = os.pathsep.join([str(APPS), str(ROOT)])
     env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=pythonpath)
     env.setdefault("RIEMANN_LOG_LEVEL", "ERROR")
-    bare, ours = [], []
     try:
-        for _ in range(2 if quick else 5):
-            bare.append(_gunicorn_rate([], env, seconds))
-            ours.append(_gunicorn_rate([RIEMANN_RUN], env, seconds))
+        compare(
+            f"Django under gunicorn -w 2, GET {PATH} (4 client threads sharing the 2 cores)",
+            gunicorn_serving("django_site.wsgi:application"),
+            http_load(PATH),
+            env,
+            quick,
+        )
     finally:
         sink.close()
-    pairs = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
-    print(
-        f"Django under gunicorn -w 2, GET {PATH} ({len(bare)} alternating {seconds:.0f} s runs; "
-        "the load generator shares the 2 cores)"
-    )
-    row("bare (baseline), median", statistics.median(bare), "req/s", statistics.median(bare))
-    row("riemann-run gunicorn, median", statistics.median(ours), "req/s", statistics.median(bare))
-    row("instrumented over bare, median of pairs", pairs, "ratio", None, "goal >= 0.95")
     _view_call_overhead()
 
 

@@ -389,63 +389,28 @@ def _dispatch_overhead(app, runtime) -> None:
     )
 
 
-def _gunicorn_rate(prefix: list[str], env: dict, seconds: float) -> float:
-    port = closed_port()
-    proc = subprocess.Popen(
-        [
-            *prefix,
-            str(BIN / "gunicorn"),
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "benchmarks.bench_app:app",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        load = [PYTHON, "-m", "benchmarks.load", f"http://127.0.0.1:{port}/users", "1", "4"]
-        subprocess.run(load, cwd=ROOT, capture_output=True, check=True)  # warm up
-        load[-2] = str(seconds)
-        out = subprocess.run(load, cwd=ROOT, capture_output=True, text=True, check=True)
-        return int(out.stdout) / seconds
-    finally:
-        proc.terminate()
-        proc.wait(30)
+def gunicorn_serving(app: str, *flags: str):
+    """The command serving `app` with 2 gunicorn workers on a given port."""
+    gunicorn = [str(BIN / "gunicorn"), "-w", "2", *flags, "--log-level", "warning"]
+    return lambda port: [*gunicorn, "-b", f"127.0.0.1:{port}", app]
 
 
 def flask_gunicorn(quick: bool) -> None:
     """Flask under gunicorn (2 sync workers) with a load generator, instrumented over bare."""
-    seconds = 3.0 if quick else 8.0
+    from benchmarks.serving import compare, http_load
+
     sink = SinkProcess("--mode", "ack-only")
     env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=str(ROOT))
-    bare, ours = [], []
     try:
-        for _ in range(2 if quick else 5):
-            bare.append(_gunicorn_rate([], env, seconds))
-            ours.append(_gunicorn_rate([RIEMANN_RUN], env, seconds))
+        compare(
+            "Flask under gunicorn -w 2 (4 client threads sharing the 2 cores)",
+            gunicorn_serving("benchmarks.bench_app:app"),
+            http_load("/users"),
+            env,
+            quick,
+        )
     finally:
         sink.close()
-    pairs = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
-    print(
-        f"Flask under gunicorn -w 2 ({len(bare)} alternating {seconds:.0f} s runs; "
-        "the load generator shares the 2 cores)"
-    )
-    row("bare (baseline), median", statistics.median(bare), "req/s", statistics.median(bare))
-    row("riemann-run gunicorn, median", statistics.median(ours), "req/s", statistics.median(bare))
-    row("instrumented over bare, median of pairs", pairs, "ratio", None, "goal >= 0.95")
 
 
 def django(quick: bool) -> None:
