@@ -76,6 +76,9 @@ class RiemannSink:
         self._conns: set[socket.socket] = set()
         self._running = False
         self._stopped = threading.Event()
+        # Held from a frame's arrival to its answer: stopping waits for the answer
+        # under way, so a test that restarts the sink on what arrived never races it.
+        self._answering = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -100,6 +103,10 @@ class RiemannSink:
         """Close the listener and every connection: Riemann is gone."""
         self._running = False
         self._stopped.set()
+        with self._answering:
+            self._close_all()
+
+    def _close_all(self) -> None:
         for sock in [self._listener, self._udp, *list(self._conns)]:
             if sock is not None:
                 try:
@@ -189,13 +196,19 @@ class RiemannSink:
                 body = _read_exactly(conn, struct.unpack(">I", header)[0])
                 if body is None:
                     return
-                frames += 1
-                closing = self.mode == "close-after" and frames % self.every == 0
-                answer = self.mode != "silent" and not closing
-                if not self._receive(body, answer_on=conn if answer else None):
-                    return  # malformed: no reply, connection closed
-                if closing:
-                    return
+                if self.mode == "slow":
+                    time.sleep(self.delay)
+                with self._answering:
+                    if not self._running:
+                        return
+                    if not self._receive(body):
+                        return  # malformed: no reply, connection closed
+                    frames += 1
+                    if self.mode == "silent":
+                        continue
+                    if self.mode == "close-after" and frames % self.every == 0:
+                        return
+                    conn.sendall(self._reply())
         except OSError:
             return
         finally:
@@ -219,26 +232,16 @@ class RiemannSink:
                 return
             self._receive(data, datagram=True)
 
-    def _receive(self, body: bytes, datagram: bool = False, answer_on=None) -> bool:
-        """Parse a frame, answer it on `answer_on` if given, then show its events.
-
-        Events show (to `wait_for`) only once answered, as in Riemann's index: a
-        test that acts on what arrived never races the acknowledgement.
-        """
-        if self.mode != "ack-only":  # benchmarks: answer at once, parse nothing
-            try:
-                msg = Msg.FromString(body)
-            except DecodeError:
-                self.malformed += 1
-                return False
-        if answer_on is not None:
-            if self.mode == "slow":
-                time.sleep(self.delay)
-            answer_on.sendall(self._reply())
-        if self.mode == "ack-only":
+    def _receive(self, body: bytes, datagram: bool = False) -> bool:
+        if self.mode == "ack-only":  # benchmarks: answer at once, parse nothing
             with self._cond:
                 self.frames += 1
             return True
+        try:
+            msg = Msg.FromString(body)
+        except DecodeError:
+            self.malformed += 1
+            return False
         decoded = (
             [dict(event_dict(e), datagram_size=len(body) if datagram else None) for e in msg.events]
             if self.decode
