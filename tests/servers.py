@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -49,6 +50,18 @@ class Server:
                 lambda: sum(text in line for line in self.lines) >= count, timeout
             ):
                 raise AssertionError(f"no {count} lines with {text!r}:\n" + "".join(self.lines))
+
+    def wait_listening(self, timeout: float = 30) -> None:
+        """Until its port takes connections (a server may say it started before it listens)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.02)  # nothing to wait on: the port is polled
 
     def get(self, path: str) -> tuple[int, str]:
         try:

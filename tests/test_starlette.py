@@ -230,7 +230,8 @@ def test_uvicorn_workers_sigterm_flushes(sink):
 
 def test_uvicorn_reload_instruments_the_serving_child(sink):
     with uvicorn(riemann_env(sink.port), "starlette_app:app", "--reload") as server:
-        server.wait_for_lines("Application startup complete")  # the child's
+        server.wait_for_lines("Application startup complete")  # the child's...
+        server.wait_listening()  # ...which listens only once its app has started
         assert request(server, "GET", "/users/3")[0] == 200
         sink.wait_for_count(1, service="user_detail-time")
 
