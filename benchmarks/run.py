@@ -441,6 +441,13 @@ def asgi(quick: bool) -> None:
     fastapi_over_bare(quick)
 
 
+def uwsgi(quick: bool) -> None:
+    """uWSGI with and without --lazy-apps: requests/s instrumented over bare."""
+    from benchmarks.workers import uwsgi_over_bare
+
+    uwsgi_over_bare(quick)
+
+
 BENCHMARKS = {
     "caller": caller_cost,
     "cpu": cpu_per_event,
@@ -453,6 +460,7 @@ BENCHMARKS = {
     "faults": faults,
     "asgi": asgi,
     "servers": servers,
+    "uwsgi": uwsgi,
 }
 
 

@@ -13,7 +13,11 @@ target or framework is patched: so it is there whichever thread records first.
 It is installed only over the default action: a handler the program set
 before stays, and one it sets later replaces ours.
 
-After a fork the child starts over: its own senders, deadline and hooks.
+After a fork the child starts over: its own senders, deadline and hooks;
+after uWSGI's fork too, which Python is not told of, and Celery's prefork
+children flush when Celery says they leave (see `workers.py`). Inside uWSGI
+no SIGTERM handler is installed: uWSGI owns the signals of its processes,
+and its workers leave through atexit.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import sys
 import threading
 import time
 import weakref
+
+from . import workers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +45,12 @@ _finalizer_pid = 0
 
 def register(sender: Sender) -> None:
     _senders.add(sender)
+    if workers.uwsgi() is not None:
+        workers.prepare_uwsgi(_after_uwsgi_fork)
+        if workers.in_uwsgi_master():
+            # No thread in the master uWSGI forks from (see workers.py): as if it
+            # ran, so `record` only queues; each worker starts over after the fork.
+            sender._running = True
 
 
 def arm() -> None:
@@ -53,6 +65,7 @@ def arm() -> None:
     if mp_util is not None and _finalizer_pid != os.getpid():
         mp_util.Finalize(None, run_exit, exitpriority=100)
         _finalizer_pid = os.getpid()
+    workers.on_celery_child_exit(run_exit)
     install_sigterm_handler()
 
 
@@ -92,6 +105,36 @@ def _on_sigterm(signum: int, frame: object) -> None:
     _die_of_sigterm()
 
 
+def takes_no_signals() -> None:
+    """Called first on the sender's thread: the process's signals go to other threads.
+
+    A Python handler runs on the main thread only, and only once that thread
+    wakes: a signal the kernel hands to our thread while the main thread
+    blocks in C (a multiprocessing worker waiting on its queue's semaphore)
+    would wait forever. So our thread blocks every signal it may.
+    """
+    import signal
+
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _async_signals() -> set:
+    import signal
+
+    synchronous = {"SIGKILL", "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT"}
+    try:
+        valid = signal.valid_signals()
+    except AttributeError:
+        return set()
+    return {s for s in valid if getattr(s, "name", "") not in synchronous}
+
+
+_ASYNC_SIGNALS = _async_signals()
+
+
 def _die_of_sigterm() -> None:
     import signal
 
@@ -101,7 +144,7 @@ def _die_of_sigterm() -> None:
 
 def install_sigterm_handler() -> None:
     """Ours over SIGTERM's default action, from the main thread only; else nothing."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or workers.uwsgi():
         return
     import signal
 
@@ -118,6 +161,17 @@ def _after_fork_in_child() -> None:
     _sigterm_pending = False
     for sender in list(_senders):
         sender.after_fork_in_child()
+
+
+def _after_uwsgi_fork() -> None:
+    """uwsgi.post_fork_hook: as after os.fork; the first worker keeps what the master queued."""
+    kept = []
+    if workers.first_worker_first_spawn():
+        kept = [(sender, list(sender._queue)) for sender in list(_senders)]
+    _after_fork_in_child()
+    for sender, items in kept:
+        for item in items:
+            sender.record(item)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

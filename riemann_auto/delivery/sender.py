@@ -215,6 +215,7 @@ class Sender:
     def _thread_main(self) -> None:
         """The real OS thread `riemann-auto-sender`: unknown to `threading`, like a
         daemon thread it does not hold up the exit."""
+        lifecycle.takes_no_signals()
         self._thread = unpatched.get_ident()
         try:
             self._run()

@@ -102,6 +102,13 @@ def _is_function(value: object) -> bool:
 
 def _not_a_function(value: object) -> str:
     kind = type(value)
+    if any(k.__module__.partition(".")[0] == "celery" for k in kind.__mro__):
+        # a task (or the proxy @app.task returns before the app is finalized)
+        return (
+            "is a Celery task, not a function: every task is timed already, by its task "
+            "name, where it runs (instrumentation celery); to time a function it calls, "
+            "name that function"
+        )
     what = "a class" if isinstance(value, type) else f"a {kind.__module__}.{kind.__qualname__}"
     return f"is {what}, not a function or method"
 

@@ -1,0 +1,142 @@
+"""Servers whose processes start or end behind Python's back: uWSGI, Celery's prefork pool.
+
+uWSGI forks its workers with the C library's `fork`, not `os.fork`, so
+`os.register_at_fork` never runs in them; and it forks while any other
+Python thread of the master may hold the GIL, which no worker could then
+ever take (the worker hangs). So in uWSGI's master, before its workers
+exist (an app loaded without --lazy-apps whose import calls a target:
+warm-up code), riemann-auto starts no thread: the events wait in the queue.
+After uWSGI's fork (`uwsgi.post_fork_hook`, chained with any hook the
+program sets, before or after) every worker starts over with a fresh
+sender, as after `os.fork`, and the first generation of worker 1 delivers
+what the master queued, so those events arrive once.
+
+uWSGI older than 2.0.30 runs without Python threads unless started with
+--enable-threads (or --threads): the sender's thread then runs only while a
+request runs, and at the worker's exit. riemann-auto says so in one line.
+
+Celery's prefork children (billiard) leave through `os._exit` with no atexit
+and no finalizer; the last thing they run is Celery's
+`worker_process_shutdown` signal, which runs the exit flush.
+
+Nothing here imports uwsgi or celery: it asks `sys.modules` for them.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+
+from .. import log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_uwsgi_prepared = False
+_celery_connected = False
+
+
+def uwsgi() -> ModuleType | None:
+    """uWSGI's embedded module, when this process runs inside uWSGI."""
+    module = sys.modules.get("uwsgi")
+    if module is None or not hasattr(module, "worker_id") or not hasattr(module, "opt"):
+        return None
+    return module
+
+
+def in_uwsgi_master() -> bool:
+    """In uWSGI, but in none of its workers, mules or spoolers: it forks them from here."""
+    module = uwsgi()
+    if module is None:
+        return False
+    try:
+        if module.worker_id() != 0:
+            return False
+        mule_id = getattr(module, "mule_id", None)
+        if mule_id is not None and mule_id() != 0:
+            return False
+        spooler = getattr(module, "i_am_the_spooler", None)
+        return not (spooler is not None and spooler())
+    except Exception:
+        return False
+
+
+def first_worker_first_spawn() -> bool:
+    """Worker 1 as uWSGI first spawned it (not a respawn, a mule or a spooler)."""
+    module = uwsgi()
+    try:
+        if module is None or module.worker_id() != 1:
+            return False
+        me = [w for w in module.workers() if w.get("id") == 1]
+        return bool(me) and me[0].get("respawn_count", 1) == 0
+    except Exception:
+        return False
+
+
+class _HookChain:
+    """uwsgi.post_fork_hook: ours, then the program's (which may be set later)."""
+
+    def __init__(self, ours: Callable[[], None], theirs: object) -> None:
+        self.ours, self.theirs = ours, theirs
+
+    def __call__(self) -> None:
+        try:
+            self.ours()
+        except Exception as exc:
+            log.debug(f"after uWSGI's fork: {exc!r}")
+        if callable(self.theirs):
+            self.theirs()
+
+
+class _UwsgiModule(ModuleType):
+    """uwsgi's module, whose `post_fork_hook`, when the program sets it, keeps ours first.
+
+    uWSGI reads the hook from the module's dict, so the chain is stored there.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "post_fork_hook":
+            current = self.__dict__.get("post_fork_hook")
+            if isinstance(current, _HookChain) and not isinstance(value, _HookChain):
+                value = _HookChain(current.ours, value)
+        super().__setattr__(name, value)
+
+
+def prepare_uwsgi(after_fork: Callable[[], None]) -> None:
+    """Once per process inside uWSGI: our post-fork hook, and the threads line."""
+    global _uwsgi_prepared
+    module = uwsgi()
+    if module is None or _uwsgi_prepared:
+        return
+    _uwsgi_prepared = True
+    try:
+        current = getattr(module, "post_fork_hook", None)
+        if not isinstance(current, _HookChain):
+            module.post_fork_hook = _HookChain(after_fork, current)
+        if type(module) is ModuleType:
+            module.__class__ = _UwsgiModule
+    except Exception as exc:
+        log.debug(f"could not set uWSGI's post_fork_hook: {exc!r}")
+    if getattr(module, "has_threads", 1) == 0:
+        log.warn(
+            "uWSGI runs without Python threads: events are sent only while a request runs "
+            "and when the worker exits; add --enable-threads to send them as they come"
+        )
+
+
+def on_celery_child_exit(run_exit: Callable[[], None]) -> None:
+    """In a process with Celery loaded: the exit flush on `worker_process_shutdown`."""
+    global _celery_connected
+    if _celery_connected or "celery" not in sys.modules:
+        return
+    try:
+        from celery import signals
+    except Exception:
+        return
+
+    def flush(**_: object) -> None:
+        run_exit()
+
+    signals.worker_process_shutdown.connect(flush, weak=False, dispatch_uid="riemann_auto.exit")
+    _celery_connected = True
