@@ -41,6 +41,7 @@ _exiting: int | None = None  # the thread running the exit flush
 _sigterm_pending = False  # a SIGTERM arrived during our own exit flush
 _atexit_registered = False
 _finalizer_pid = 0
+_multiprocessing_child = False  # forked by multiprocessing: SIGTERM keeps its default
 
 
 def register(sender: Sender) -> None:
@@ -143,8 +144,13 @@ def _die_of_sigterm() -> None:
 
 
 def install_sigterm_handler() -> None:
-    """Ours over SIGTERM's default action, from the main thread only; else nothing."""
+    """Ours over SIGTERM's default action, from the main thread only; else nothing.
+
+    Not in a multiprocessing child (see `_leave_sigterm_to_multiprocessing`).
+    """
     if threading.current_thread() is not threading.main_thread() or workers.uwsgi():
+        return
+    if _multiprocessing_child or "--multiprocessing-fork" in sys.argv:  # spawned too
         return
     import signal
 
@@ -159,8 +165,36 @@ def _after_fork_in_child() -> None:
     global _deadline, _exiting, _sigterm_pending
     _deadline = _exiting = None
     _sigterm_pending = False
+    _leave_sigterm_to_multiprocessing()
     for sender in list(_senders):
         sender.after_fork_in_child()
+
+
+_MULTIPROCESSING_FORKS = ("multiprocessing/popen_fork.py", "multiprocessing/forkserver.py")
+
+
+def _leave_sigterm_to_multiprocessing() -> None:
+    """In a process multiprocessing forked, SIGTERM kills at once, as without us.
+
+    `Process.terminate()` (and `Pool.__exit__`, which terminates its workers)
+    sends SIGTERM expecting that. A Python-level handler runs only when the
+    main thread next checks for signals, and CPython misses a signal that
+    arrives just before the thread blocks on a multiprocessing lock: the
+    worker, and the parent joining it, would wait forever. A child that leaves
+    by itself still flushes (multiprocessing's finalizers); one terminated
+    loses what it had not sent yet.
+    """
+    global _multiprocessing_child
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(_MULTIPROCESSING_FORKS):
+            import signal
+
+            _multiprocessing_child = True
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            return
+        frame = frame.f_back
 
 
 def _after_uwsgi_fork() -> None:
