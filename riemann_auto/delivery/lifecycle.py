@@ -150,7 +150,7 @@ def install_sigterm_handler() -> None:
     """
     if threading.current_thread() is not threading.main_thread() or workers.uwsgi():
         return
-    if _multiprocessing_child or "--multiprocessing-fork" in sys.argv:  # spawned too
+    if _multiprocessing_child:
         return
     import signal
 
@@ -176,6 +176,8 @@ _MULTIPROCESSING_FORKS = ("multiprocessing/popen_fork.py", "multiprocessing/fork
 def _leave_sigterm_to_multiprocessing() -> None:
     """In a process multiprocessing forked, SIGTERM kills at once, as without us.
 
+    (A spawned pool worker is found by `bootstrap`, see there.)
+
     `Process.terminate()` (and `Pool.__exit__`, which terminates its workers)
     sends SIGTERM expecting that. A Python-level handler runs only when the
     main thread next checks for signals, and CPython misses a signal that
@@ -184,17 +186,22 @@ def _leave_sigterm_to_multiprocessing() -> None:
     by itself still flushes (multiprocessing's finalizers); one terminated
     loses what it had not sent yet.
     """
-    global _multiprocessing_child
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_filename.endswith(_MULTIPROCESSING_FORKS):
-            import signal
-
-            _multiprocessing_child = True
-            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            leave_sigterm_default()
             return
         frame = frame.f_back
+
+
+def leave_sigterm_default() -> None:
+    """SIGTERM back to its default action, for good, if ours was in place."""
+    global _multiprocessing_child
+    import signal
+
+    _multiprocessing_child = True
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _after_uwsgi_fork() -> None:

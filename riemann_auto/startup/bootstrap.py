@@ -10,6 +10,7 @@ read just before the first import from outside the standard library.
 from __future__ import annotations
 
 import os
+import sys
 
 from .. import log
 
@@ -55,13 +56,17 @@ def _bootstrap(discover_now: bool) -> None:
     # SIGTERM flushes, whichever thread makes the first call, and a server that
     # keeps the handler it found and puts it back on its way out (uvicorn's
     # workers) finds ours: so ours goes in before the program's code runs.
-    from ..delivery.lifecycle import install_sigterm_handler
+    from ..delivery import lifecycle
 
-    install_sigterm_handler()
+    lifecycle.install_sigterm_handler()
 
     from .importhooks import watcher
 
     hooks = watcher()
+    if "--multiprocessing-fork" in sys.argv:
+        # A spawned child that loads multiprocessing.pool (to unpickle its target)
+        # is a pool worker: `terminate()` must kill it at once (see lifecycle.py).
+        hooks.when_imported("multiprocessing.pool", lambda _: lifecycle.leave_sigterm_default())
     if settings.targets:
         from . import targets
 
