@@ -13,8 +13,9 @@ The event is named by the task's name (`tasks.add-time`) and carries
 `celery.task_name` and `celery.state` (SUCCESS, FAILURE, RETRY, IGNORED,
 REJECTED). A failure gives an exception event; a retry is no failure: it is
 timed with state RETRY, and the new attempt is timed again when it runs.
-Executions are paired by task id, so concurrent tasks on threads or green
-threads each get their own time. This module must not import celery at
+Executions are paired by task id and request context, so concurrent tasks
+on threads or green threads, and a retry that starts before the attempt that
+asked for it has finished, each get their own time. This module must not import celery at
 import time.
 """
 
@@ -68,18 +69,25 @@ class _TaskTimer:
         self._errors: dict[str, tuple[str, str]] = {}
         self._states: dict[str, tuple] = {}
 
-    def started(self, task_id=None, task=None, **_) -> None:
-        self._starts[task_id] = perf_counter_ns()
+    # An execution is its task id and its request context: a retry runs under the
+    # same id, and on a threads or green pool it may start before the attempt
+    # that asked for it has finished.
 
-    def failed(self, task_id=None, exception=None, **_) -> None:
-        if exception is not None:
-            self._errors[task_id] = describe(exception)
+    def started(self, task_id=None, task=None, **_) -> None:
+        self._starts[(task_id, id(task.request))] = perf_counter_ns()
+
+    def failed(self, task_id=None, exception=None, sender=None, **_) -> None:
+        if exception is not None and sender is not None:
+            self._errors[(task_id, id(sender.request))] = describe(exception)
 
     def finished(self, task_id=None, task=None, state=None, **_) -> None:
         end = perf_counter_ns()
-        start = self._starts.pop(task_id, None)
-        error = self._errors.pop(task_id, None)
-        if start is None or task is None:
+        if task is None:
+            return
+        execution = (task_id, id(task.request))
+        start = self._starts.pop(execution, None)
+        error = self._errors.pop(execution, None)
+        if start is None:
             return
         probe = self._probe(task.name)
         probe.record((probe, end - start, end, error, self._state(str(state))))

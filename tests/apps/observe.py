@@ -35,6 +35,8 @@ def pools():
         context = multiprocessing.get_context(method)
         with context.Pool(2) as pool:
             results[f"pool {method}"] = pool.map(square, range(5))
+            pool.close()  # workers that leave by themselves flush; terminated ones die
+            pool.join()
         with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as executor:
             results[f"executor {method}"] = executor.submit(square, 7).result()
             results[f"executor {method} method"] = executor.submit(Shape.area, Shape()).result()
