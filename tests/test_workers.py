@@ -99,6 +99,13 @@ def uwsgi_serve(env: dict[str, str], options: list[str], via_run: bool) -> tuple
         server.kill()
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "issue 9, open: in about 1 run in 5 one uWSGI worker's events never arrive at "
+        "shutdown (30-32 of 63), with no line; cause not found yet"
+    ),
+)
 @pytest.mark.parametrize("threads", [[], ["--enable-threads"]], ids=["default", "enable-threads"])
 @pytest.mark.parametrize("lazy", [[], ["--lazy-apps"]], ids=["preforked", "lazy-apps"])
 @pytest.mark.parametrize("start", ["riemann-run", "import-auto"])
