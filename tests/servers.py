@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -69,6 +70,23 @@ class Server:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+    def serve_every_worker(self, path: str, workers: int = 2, timeout: float = 60) -> int:
+        """GET `path` until each worker has answered once (each says its pid); how many GETs.
+
+        A deadline, not a count: a worker may still be importing the app while the others
+        serve, and sequential requests keep going to whichever worker is free first.
+        """
+        pids: set[int] = set()
+        requests = 0
+        deadline = time.monotonic() + timeout
+        while len(pids) < workers and time.monotonic() < deadline:
+            status, body = self.get(path)
+            assert status == 200, body
+            pids.add(json.loads(body)["pid"])
+            requests += 1
+        assert len(pids) == workers, f"{len(pids)} of {workers} workers served"
+        return requests
 
     def stop(self) -> None:
         """SIGTERM to the whole process group: reloaders and workers go too."""

@@ -8,7 +8,6 @@ under uvicorn (ASGI); workers under gunicorn, with and without --preload.
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import time
 
@@ -188,13 +187,8 @@ def test_gunicorn_sync_workers_every_worker_reports(sink, preload):
     args += ["--preload"] if preload else []
     args += ["django_site.wsgi:application"]
     with Server(args, riemann_env(sink.port), port, "Booting worker") as server:
-        pids, requests = set(), 0
-        while len(pids) < 2 and requests < 400:
-            status, body = server.get("/users/")
-            assert status == 200
-            pids.add(json.loads(body)["pid"])
-            requests += 1
-        assert len(pids) == 2, "both workers should have served"
+        server.wait_for_lines("Booting worker", 2)
+        requests = server.serve_every_worker("/users/")
         sink.wait_for_count(requests, service="list_users-time")
     assert len(sink.services("list_users-time")) == requests  # one event per request
 

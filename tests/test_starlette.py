@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 
@@ -194,17 +193,6 @@ def test_disabled_instrumentation_leaves_routes_alone(sink, name):
     assert sink.frames == 0
 
 
-def serve_until_both_pids(server: Server) -> int:
-    pids, requests = set(), 0
-    while len(pids) < 2 and requests < 400:
-        status, body = request(server, "GET", "/users")
-        assert status == 200
-        pids.add(json.loads(body)["pid"])
-        requests += 1
-    assert len(pids) == 2, "both workers should have served"
-    return requests
-
-
 def uvicorn_workers(env: dict[str, str]) -> Server:
     port = free_port()
     args = [str(BIN / "uvicorn"), "fastapi_app:app", "--port", str(port), "--workers", "2"]
@@ -215,14 +203,14 @@ def uvicorn_workers(env: dict[str, str]) -> Server:
 
 def test_uvicorn_workers_every_worker_reports(sink):
     with uvicorn_workers(riemann_env(sink.port)) as server:
-        requests = serve_until_both_pids(server)
+        requests = server.serve_every_worker("/users")
         sink.wait_for_count(requests, service="list_users-time")
     assert len(sink.services("list_users-time")) == requests
 
 
 def test_uvicorn_workers_sigterm_flushes(sink):
     with uvicorn_workers(riemann_env(sink.port, RIEMANN_FLUSH_INTERVAL="30")) as server:
-        requests = serve_until_both_pids(server)
+        requests = server.serve_every_worker("/users")
         os.kill(server.proc.pid, signal.SIGTERM)  # the parent only: it stops its workers
         assert server.proc.wait(20) == 0
     assert len(sink.services("list_users-time")) == requests
@@ -248,5 +236,5 @@ def test_gunicorn_with_uvicorn_workers(sink):
     env = riemann_env(sink.port, RIEMANN_FLUSH_INTERVAL="30")  # SIGTERM flushes them
     with Server([*args, "fastapi_app:app"], env, port, "Booting worker") as server:
         server.wait_for_lines("Application startup complete", 2)
-        requests = serve_until_both_pids(server)
+        requests = server.serve_every_worker("/users")
     assert len(sink.services("list_users-time")) == requests
