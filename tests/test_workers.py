@@ -169,11 +169,9 @@ TASKS = 20
 
 def celery_run(env: dict[str, str], options: list[str], via_run: bool) -> tuple[Proc, float]:
     """Enqueue TASKS tasks, run a worker until all succeeded, warm shutdown (SIGTERM)."""
-    folder = env["CELERY_FS_DIR"]
-    os.makedirs(os.path.join(folder, "control"), exist_ok=True)
-    submit = f"import celery_jobs as c\nfor i in range({TASKS}): c.double.delay(i)"
+    submit = f"import celery_tasks as c\nfor i in range({TASKS}): c.double.delay(i)"
     subprocess.run([PYTHON, "-c", submit], env=bare_env(env), cwd=APPS, check=True, timeout=60)
-    args = [str(BIN / "celery"), "-A", "celery_jobs", "worker", "-l", "info", *options]
+    args = [str(BIN / "celery"), "-A", "celery_tasks", "worker", "-l", "info", *options]
     args += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
     worker = Proc([RIEMANN_RUN, *args] if via_run else args, env, " ready.")
     try:
@@ -207,14 +205,14 @@ def test_celery_every_task_event_arrives(sink, tmp_path, options):
 
 
 def test_a_celery_task_named_as_target_is_refused_alike_by_check_and_runtime(tmp_path):
-    env = riemann_env(1, RIEMANN_TARGETS="celery_jobs:double", CELERY_FS_DIR=str(tmp_path))
-    why = "'double' in module celery_jobs is a Celery task, not a function"
+    env = riemann_env(1, RIEMANN_TARGETS="celery_tasks:double", CELERY_FS_DIR=str(tmp_path))
+    why = "'double' in module celery_tasks is a Celery task, not a function"
     check = riemann_run("--check", env=env)
     assert check.returncode == 1
-    assert f"FAIL celery_jobs:double: LookupError: {why}" in check.stdout
-    run = riemann_run(PYTHON, "-c", "import celery_jobs", env=env)
+    assert f"FAIL celery_tasks:double: LookupError: {why}" in check.stdout
+    run = riemann_run(PYTHON, "-c", "import celery_tasks", env=env)
     assert run.returncode == 0
-    assert run.stderr.startswith(f"riemann-auto: RIEMANN_TARGETS entry 'celery_jobs:double' "
+    assert run.stderr.startswith(f"riemann-auto: RIEMANN_TARGETS entry 'celery_tasks:double' "
                                  f"skipped: {why}")  # fmt: skip
     assert len(run.stderr.splitlines()) == 1
 
