@@ -70,7 +70,7 @@ class DjangoInstrumentor(Instrumentor):
     # runs a management command gets nothing imported on its behalf.
     module = HANDLER_MODULE
     distribution = "django"
-    supported = ((4, 2), (6,))
+    supported = ((4, 2), (6, 2))
 
     def __init__(self) -> None:
         self._original = None
