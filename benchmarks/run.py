@@ -448,6 +448,13 @@ def uwsgi(quick: bool) -> None:
     uwsgi_over_bare(quick)
 
 
+def celery(quick: bool) -> None:
+    """A Celery worker (prefork and solo pools) draining a queue: tasks/s over bare."""
+    from benchmarks.celery_bench import celery_over_bare
+
+    celery_over_bare(quick)
+
+
 BENCHMARKS = {
     "caller": caller_cost,
     "cpu": cpu_per_event,
@@ -461,6 +468,7 @@ BENCHMARKS = {
     "asgi": asgi,
     "servers": servers,
     "uwsgi": uwsgi,
+    "celery": celery,
 }
 
 

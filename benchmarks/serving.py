@@ -66,23 +66,44 @@ def compare(
     ways: dict[str, dict] | None = None,
 ) -> None:
     """Print bare against each instrumented way (label -> extra environment)."""
-    seconds, rounds = (3.0, 2) if quick else (6.0, 5)
+    seconds = 3.0 if quick else 6.0
+
+    def rate(instrumented: bool, way_env: dict) -> float:
+        port = closed_port()
+        command = [RIEMANN_RUN, *server(port)] if instrumented else server(port)
+        return served_rate(command, port, way_env, load, seconds)
+
+    in_rounds(f"{title}, {seconds:.0f} s runs", rate, env, quick, "req/s", ways)
+
+
+def in_rounds(
+    title: str,
+    rate: Callable[[bool, dict], float],
+    env: dict,
+    quick: bool,
+    unit: str,
+    ways: dict[str, dict] | None = None,
+) -> None:
+    """Rounds of `rate(instrumented, environment)`, bare and each way in random order.
+
+    Prints each way's median rate and the median of its per-round ratios over bare:
+    alternating in random order keeps drift (CPU frequency, other load) out of the ratio.
+    """
+    rounds = 2 if quick else 5
     ways = {"riemann-run": {}} if ways is None else ways
     rates: dict[str | None, list[float]] = {None: [], **{label: [] for label in ways}}
     for _ in range(rounds):
         order = list(rates)
         random.shuffle(order)
         for label in order:
-            port = closed_port()
             if label is None:
-                command, way_env = server(port), env
+                rates[label].append(rate(False, env))
             else:
-                command, way_env = [RIEMANN_RUN, *server(port)], dict(env, **ways[label])
-            rates[label].append(served_rate(command, port, way_env, load, seconds))
-    print(f"{title} ({rounds} rounds of {seconds:.0f} s runs each way, in random order)")
+                rates[label].append(rate(True, dict(env, **ways[label])))
+    print(f"{title} ({rounds} rounds each way, in random order)")
     bare = statistics.median(rates[None])
-    row("bare (baseline), median", bare, "req/s", bare)
+    row("bare (baseline), median", bare, unit, bare)
     for label in ways:
         ratio = statistics.median(o / b for o, b in zip(rates[label], rates[None], strict=True))
-        row(f"{label}, median", statistics.median(rates[label]), "req/s", bare)
+        row(f"{label}, median", statistics.median(rates[label]), unit, bare)
         row("  instrumented over bare, median of rounds", ratio, "ratio", None, "goal >= 0.95")

@@ -5,6 +5,7 @@ messages, in its `control` folder, made here: kombu would use the cwd's).
 """
 
 import os
+import time
 
 from celery import Celery
 from worker_jobs import work
@@ -46,3 +47,20 @@ def flaky(self):
 def double(n):
     """Calls a RIEMANN_TARGETS target: the task's event and the target's."""
     return work(n)
+
+
+_stamps: int | None = None
+
+
+@app.task
+def stamped_add(x, y):
+    """`add` that also appends its finishing time to the file CELERY_STAMPS names.
+
+    The Celery benchmark's clock: the worker's own pace, without its start-up or
+    shutdown. O_APPEND, so each line lands whole whichever pool process writes it.
+    """
+    global _stamps
+    if _stamps is None:
+        _stamps = os.open(os.environ["CELERY_STAMPS"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.write(_stamps, b"%.6f\n" % time.monotonic())
+    return x + y
