@@ -18,20 +18,11 @@ from __future__ import annotations
 
 import http.client
 import os
-import random
-import statistics
 import sys
 import threading
 import time
 
-from benchmarks.run import (
-    BIN,
-    PYTHON,
-    ROOT,
-    SinkProcess,
-    row,
-    runtime_for,
-)
+from benchmarks.run import BIN, PYTHON, ROOT, SinkProcess, in_process_rounds
 
 _app = None
 
@@ -130,10 +121,6 @@ def in_process(quick: bool) -> None:
     from riemann_auto.instrumentation.starlette import StarletteInstrumentor
 
     app = _make_app()
-    number, rounds = (1_000, 8) if quick else (2_000, 25)
-    sink = SinkProcess("--mode", "ack-only")
-    runtime = runtime_for(sink.port, queue_size=4 * number)
-    instrumentor = StarletteInstrumentor()
     scope_template = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -155,51 +142,20 @@ def in_process(quick: bool) -> None:
     async def send(message):
         pass
 
-    async def requests() -> None:
+    async def calls(number: int) -> None:
         for _ in range(number):
             await app(dict(scope_template), receive, send)
 
     loop = asyncio.new_event_loop()
-
-    def measure(instrumented: bool) -> tuple[float, float]:
-        if instrumented:
-            instrumentor.instrument(runtime)
-        wall, cpu = time.perf_counter(), time.process_time()
-        loop.run_until_complete(requests())
-        if instrumented:
-            runtime.sender.flush(30)  # its events are sent within the measured time
-            instrumentor.uninstrument()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        return number / wall, cpu / number * 1e6
-
-    results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     try:
-        measure(False)  # warm up
-        measure(True)
-        for _ in range(rounds):
-            order = [False, True]
-            random.shuffle(order)
-            for instrumented in order:
-                results[instrumented].append(measure(instrumented))
-        assert runtime.sender.counters()["failed"] == 0
+        in_process_rounds(
+            "FastAPI, ASGI calls in process",
+            lambda number: loop.run_until_complete(calls(number)),
+            StarletteInstrumentor(),
+            quick,
+        )
     finally:
         loop.close()
-        runtime.sender.shutdown(1)
-        sink.close()
-    bare, ours = results[False], results[True]
-    rate_ratio = statistics.median(o[0] / b[0] for o, b in zip(ours, bare, strict=True))
-    bare_rate, bare_cpu = (statistics.median(r[i] for r in bare) for i in (0, 1))
-    ours_rate, ours_cpu = (statistics.median(r[i] for r in ours) for i in (0, 1))
-    print(f"FastAPI, ASGI calls in process ({rounds} rounds of {number} requests each way)")
-    row("bare (baseline), median", bare_rate, "req/s", bare_rate, f"{bare_cpu:.1f} us CPU/req")
-    row(
-        "instrumented, median",
-        ours_rate,
-        "req/s",
-        bare_rate,
-        f"{ours_cpu:.1f} us CPU/req, +{ours_cpu - bare_cpu:.1f} us",
-    )
-    row("requests/s instrumented over bare, median", rate_ratio, "ratio", None, "goal >= 0.95")
 
 
 def asgi(quick: bool) -> None:

@@ -305,30 +305,24 @@ def startup(quick: bool) -> None:
         )
 
 
-def flask_in_process(quick: bool) -> None:
-    """Flask requests/s with the in-process test client, instrumented over bare.
+def in_process_rounds(title: str, requests, instrumentor, quick: bool) -> None:
+    """`requests(number)` with `instrumentor` off and on, in random order, many rounds.
 
-    Short runs, bare and instrumented in random order, many rounds: this
-    machine's neighbours make any single run swing by several percent.
+    Short runs, many rounds: this machine's neighbours make any single run swing
+    by several percent. Each instrumented run includes sending its events.
     """
     import random
 
-    from benchmarks.bench_app import app
-    from riemann_auto.instrumentation.flask import FlaskInstrumentor
-
     number, rounds = (1_000, 8) if quick else (2_000, 25)
     sink = SinkProcess("--mode", "ack-only")
-    instrumentor = FlaskInstrumentor()
     runtime = runtime_for(sink.port, queue_size=4 * number)
-    client = app.test_client()
 
     def measure(instrumented: bool) -> tuple[float, float]:
         """(requests/s, process CPU in us per request: every thread, the sender's too)."""
         if instrumented:
             instrumentor.instrument(runtime)
         wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(number):
-            client.get("/users")
+        requests(number)
         if instrumented:
             runtime.sender.flush(30)  # its events are sent within the measured time
             instrumentor.uninstrument()
@@ -353,11 +347,31 @@ def flask_in_process(quick: bool) -> None:
     cpu_ratio = statistics.median(b[1] / o[1] for o, b in zip(ours, bare, strict=True))
     bare_rate, bare_cpu = (statistics.median(r[i] for r in bare) for i in (0, 1))
     ours_rate, ours_cpu = (statistics.median(r[i] for r in ours) for i in (0, 1))
-    print(f"Flask, in-process test client ({rounds} rounds of {number} requests each way)")
+    print(f"{title} ({rounds} rounds of {number} requests each way)")
     row("bare (baseline), median", bare_rate, "req/s", bare_rate, f"{bare_cpu:.1f} us CPU/req")
-    row("instrumented, median", ours_rate, "req/s", bare_rate, f"{ours_cpu:.1f} us CPU/req")
+    row(
+        "instrumented, median",
+        ours_rate,
+        "req/s",
+        bare_rate,
+        f"{ours_cpu:.1f} us CPU/req, +{ours_cpu - bare_cpu:.1f} us",
+    )
     row("requests/s instrumented over bare, median", rate_ratio, "ratio", None, "goal >= 0.95")
     row("same, from process CPU per request", cpu_ratio, "ratio", None, "less noisy")
+
+
+def flask_in_process(quick: bool) -> None:
+    """Flask requests/s with the in-process test client, instrumented over bare."""
+    from benchmarks.bench_app import app
+    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+
+    client = app.test_client()
+
+    def requests(number: int) -> None:
+        for _ in range(number):
+            client.get("/users")
+
+    in_process_rounds("Flask, in-process test client", requests, FlaskInstrumentor(), quick)
     _dispatch_overhead(app, runtime_for(closed_port(), queue_size=10**7, flush_interval=600.0))
 
 
