@@ -67,6 +67,7 @@ def arm() -> None:
         mp_util.Finalize(None, run_exit, exitpriority=100)
         _finalizer_pid = os.getpid()
     workers.on_celery_child_exit(run_exit)
+    workers.on_uwsgi_worker_exit(run_exit)
     install_sigterm_handler()
 
 
@@ -210,6 +211,7 @@ def _after_uwsgi_fork() -> None:
     if workers.first_worker_first_spawn():
         kept = [(sender, list(sender._queue)) for sender in list(_senders)]
     _after_fork_in_child()
+    workers.on_uwsgi_worker_exit(run_exit)
     for sender, items in kept:
         for item in items:
             sender.record(item)

@@ -19,12 +19,27 @@ Celery's prefork children (billiard) leave through `os._exit` with no atexit
 and no finalizer; the last thing they run is Celery's
 `worker_process_shutdown` signal, which runs the exit flush.
 
+A uWSGI worker ended by SIGINT or SIGTERM (`--die-on-term`: the master's
+SIGTERM sends SIGINT to every worker) leaves through `exit()` from uWSGI's
+C signal handler, and uWSGI runs Python's atexit (its `Py_Finalize`) only if
+the worker is not busy: a worker still closing the request it has just
+answered (its client already has the whole response) leaves without it, and
+so without our exit flush. So each worker also registers the exit flush with
+the C library, on its main thread (the one uWSGI's handler runs on), to run
+at the very start of `exit()`, before any `atexit` function, uWSGI's
+`Py_Finalize` included; it flushes only if no Python code was running on that
+thread, which is when uWSGI itself would have run Python's atexit had the
+worker not been busy: a worker stopped in the middle of a request's Python
+code leaves as uWSGI decides, without.
+
 Nothing here imports uwsgi or celery: it asks `sys.modules` for them.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from types import ModuleType
 
 from .. import log
@@ -35,6 +50,10 @@ if TYPE_CHECKING:
 
 _uwsgi_prepared = False
 _celery_connected = False
+# The C callables exit() will call, kept alive: a process forked from a worker
+# inherits its parent's destructors along with its own.
+_exit_hooks: list = []
+_exit_hook_pid = 0
 
 
 def uwsgi() -> ModuleType | None:
@@ -110,6 +129,10 @@ def prepare_uwsgi(after_fork: Callable[[], None]) -> None:
     if module is None or _uwsgi_prepared:
         return
     _uwsgi_prepared = True
+    try:  # imported here, before uWSGI forks: a worker's post-fork hook only looks it up
+        import ctypes  # noqa: F401
+    except Exception:
+        pass
     try:
         current = getattr(module, "post_fork_hook", None)
         if not isinstance(current, _HookChain):
@@ -123,6 +146,64 @@ def prepare_uwsgi(after_fork: Callable[[], None]) -> None:
             "uWSGI runs without Python threads: events are sent only while a request runs "
             "and when the worker exits; add --enable-threads to send them as they come"
         )
+
+
+def on_uwsgi_worker_exit(run_exit: Callable[[], None]) -> None:
+    """In a uWSGI worker, on its main thread: `run_exit` first thing in C's `exit()`.
+
+    A thread-local destructor of the main thread (glibc's
+    `__cxa_thread_atexit_impl`) runs before every `atexit` function, so before
+    uWSGI's `Py_Finalize` in whatever order they were registered (with
+    --lazy-apps the app, and our first event, comes before uWSGI registers its
+    own). Elsewhere (no glibc, another thread, the master, a mule) nothing is
+    registered: Python's atexit, when uWSGI runs it, still flushes.
+    """
+    global _exit_hook_pid
+    module = uwsgi()
+    if module is None or _exit_hook_pid == os.getpid():
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if module.worker_id() <= 0:
+            return
+        import ctypes
+
+        register = ctypes.CDLL(None).__cxa_thread_atexit_impl
+    except Exception:
+        return
+
+    # pyuwsgi runs the whole of uWSGI inside one call from its launcher's frame:
+    # that frame is the only one below a worker's C code between requests.
+    launcher = sys._getframe()
+    while launcher.f_back is not None:
+        launcher = launcher.f_back
+
+    def at_exit(_: object) -> None:
+        # Python code under way on this thread (a request uWSGI interrupted): the
+        # interpreter may be anywhere inside it, so nothing more runs, as uWSGI
+        # decides for its own Py_Finalize.
+        try:
+            if sys._getframe(1) is not launcher:
+                return
+        except ValueError:  # no frame at all: uWSGI's C code was running
+            pass
+        try:
+            run_exit()
+        except BaseException:  # nothing may escape into C
+            pass
+
+    hook = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(at_exit)
+    _exit_hooks.append(hook)  # before it can run
+    try:
+        # the third argument names the object the destructor belongs to (glibc keeps that
+        # object loaded while it is pending); the callable's own address, unknown to the
+        # dynamic loader, stands for the main program
+        if register(hook, None, ctypes.cast(hook, ctypes.c_void_p)) != 0:
+            return
+    except Exception:
+        return
+    _exit_hook_pid = os.getpid()
 
 
 def on_celery_child_exit(run_exit: Callable[[], None]) -> None:
