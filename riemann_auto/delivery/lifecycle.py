@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 
-from . import workers
+from . import unpatched, workers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ _sigterm_pending = False  # a SIGTERM arrived during our own exit flush
 _atexit_registered = False
 _finalizer_pid = 0
 _multiprocessing_child = False  # forked by multiprocessing: SIGTERM keeps its default
+_sigterm_held: set[int] = set()  # threads that blocked SIGTERM across their fork
 
 
 def register(sender: Sender) -> None:
@@ -162,13 +163,53 @@ def install_sigterm_handler() -> None:
         pass
 
 
+def _hold_sigterm_across_fork() -> None:
+    """Before `os.fork`, with our handler in place: SIGTERM blocked in the forking thread.
+
+    The child inherits our handler until `_after_fork_in_child` puts the default
+    back, and CPython forgets a signal its handler caught before the child's
+    interpreter was reinitialized (`_PySignal_AfterFork` clears the pending
+    flags): a SIGTERM sent as soon as `fork` returned (`Pool.terminate()` on a
+    worker not yet scheduled) would be lost, and the worker, and the parent
+    joining it, wait forever. Blocked, it stays pending in the kernel until the
+    child's disposition is settled; the parent gets any SIGTERM of its own after.
+    Per thread: the mask is, and two threads may fork at once.
+    """
+    import signal
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            if signal.SIGTERM not in before:
+                _sigterm_held.add(unpatched.get_ident())
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _release_sigterm() -> None:
+    """After the fork, in parent and child: SIGTERM unblocked again if we blocked it."""
+    import signal
+
+    me = unpatched.get_ident()
+    if me in _sigterm_held:
+        _sigterm_held.discard(me)
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
 def _after_fork_in_child() -> None:
     global _deadline, _exiting, _sigterm_pending
-    _deadline = _exiting = None
-    _sigterm_pending = False
-    _leave_sigterm_to_multiprocessing()
-    for sender in list(_senders):
-        sender.after_fork_in_child()
+    try:
+        _deadline = _exiting = None
+        _sigterm_pending = False
+        _leave_sigterm_to_multiprocessing()
+        for sender in list(_senders):
+            sender.after_fork_in_child()
+    finally:
+        _release_sigterm()  # a SIGTERM held since the fork acts now, by the child's disposition
+        _sigterm_held.clear()  # other threads of the parent, forking too: not here
 
 
 _MULTIPROCESSING_FORKS = ("multiprocessing/popen_fork.py", "multiprocessing/forkserver.py")
@@ -217,4 +258,8 @@ def _after_uwsgi_fork() -> None:
             sender.record(item)
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_hold_sigterm_across_fork,
+    after_in_parent=_release_sigterm,
+    after_in_child=_after_fork_in_child,
+)
