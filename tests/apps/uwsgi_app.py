@@ -1,4 +1,5 @@
-"""A WSGI app for uWSGI whose every request calls `worker_jobs.work` once.
+"""A WSGI app for uWSGI whose every request calls `worker_jobs.work` once
+(but GET /pid, which answers the worker's pid and calls nothing).
 
 AUTO_IMPORT=1: `import riemann_auto.auto` first, as an app started without
 riemann-run does. WARM_UP=N: call the target N times at import time, which
@@ -26,8 +27,9 @@ class BusyAfterResponse(list):
 
 
 def application(environ, start_response):
-    body = str(work(1)).encode()
+    path = environ["PATH_INFO"]
+    body = str(os.getpid() if path == "/pid" else work(1)).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    if environ["PATH_INFO"] == "/busy-after-response":
+    if path == "/busy-after-response":
         return BusyAfterResponse([body])
     return [body]
