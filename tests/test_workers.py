@@ -219,7 +219,16 @@ def celery_run(env: dict[str, str], options: list[str], via_run: bool) -> tuple[
     ids=["solo", "prefork", "prefork-recycled"],
 )
 def test_celery_every_task_event_arrives(sink, tmp_path, options):
-    env = riemann_env(sink.port, RIEMANN_TARGETS="worker_jobs:work", RIEMANN_FLUSH_INTERVAL="30")
+    """Every event, and no waiting at exit.
+
+    A Celery worker's own stop time moves in 2 s steps from run to run (bare too), so
+    the exit flush's timeout is set far beyond a step: were the flush to wait for it,
+    stopping would take 10 s more than bare, not one step.
+    """
+    env = riemann_env(
+        sink.port, RIEMANN_TARGETS="worker_jobs:work", RIEMANN_FLUSH_INTERVAL="30",
+        RIEMANN_SHUTDOWN_TIMEOUT="10",
+    )  # fmt: skip
     env["CELERY_FS_DIR"] = str(tmp_path / "bare")
     _, bare_stop = celery_run(bare_env(env), options, via_run=False)
     env["CELERY_FS_DIR"] = str(tmp_path / "instrumented")
@@ -227,7 +236,7 @@ def test_celery_every_task_event_arrives(sink, tmp_path, options):
     sink.wait_for_count(TASKS, service=TARGET, timeout=10)
     assert len(sink.services(TARGET)) == TASKS
     print(f"Celery {options}: {TASKS} events; stop {bare_stop:.2f}s bare, {stop:.2f}s")
-    assert stop <= bare_stop + 1.0
+    assert stop <= bare_stop + 2.5
     assert worker.proc.returncode == 0
     assert worker.ours() == [], worker.ours()
 

@@ -6,13 +6,39 @@ messages, in its `control` folder, made here: kombu would use the cwd's).
 
 import os
 import time
+import uuid
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES, filesystem
+from kombu.utils.json import dumps
 from worker_jobs import work
+
+
+class Channel(filesystem.Channel):
+    """Each message file appears whole (kombu creates it, then writes it).
+
+    A worker polling the folder at that moment takes the empty file and the
+    message is lost: a client submitting to a running worker, or a task
+    retried from a pool thread, would sometimes never run.
+    """
+
+    def _put(self, queue, payload, **kwargs):
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        path = os.path.join(self.data_folder_out, name)
+        with open(f"{path}.part", "wb") as file:  # a name the worker does not read
+            file.write(dumps(payload).encode())
+        os.rename(f"{path}.part", path)
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
+
+
+TRANSPORT_ALIASES["whole-files"] = "celery_tasks:Transport"
 
 folder = os.environ["CELERY_FS_DIR"]
 os.makedirs(os.path.join(folder, "control"), exist_ok=True)
-app = Celery("celery_tasks", broker="filesystem://")
+app = Celery("celery_tasks", broker="whole-files://")
 app.conf.update(
     broker_transport_options={
         "data_folder_in": folder,
