@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from benchmarks.run import BIN, PYTHON, ROOT, SinkProcess, in_process_rounds
+from benchmarks.run import BIN, PYTHON, ROOT, in_process_rounds
 
 _app = None
 
@@ -94,22 +94,17 @@ LARGE_BATCHES = {"RIEMANN_BATCH_SIZE": "10000", "RIEMANN_FLUSH_INTERVAL": "1"}
 def under_uvicorn(quick: bool) -> None:
     from benchmarks.serving import compare
 
-    sink = SinkProcess("--mode", "ack-only")
-    env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=str(ROOT))
-    try:
-        compare(
-            "FastAPI under uvicorn (4 keep-alive connections from a load generator, 2 cores)",
-            _uvicorn_serving,
-            _keep_alive_load,
-            env,
-            quick,
-            {
-                "riemann-run uvicorn, default settings": {},
-                "same, batch size 10000, flush interval 1 s": LARGE_BATCHES,
-            },
-        )
-    finally:
-        sink.close()
+    compare(
+        "FastAPI under uvicorn (4 keep-alive connections from a load generator, 2 cores)",
+        _uvicorn_serving,
+        _keep_alive_load,
+        dict(os.environ, PYTHONPATH=str(ROOT)),
+        quick,
+        {
+            "riemann-run uvicorn, default settings": {},
+            "same, batch size 10000, flush interval 1 s": LARGE_BATCHES,
+        },
+    )
 
 
 # -- in process -------------------------------------------------------------------

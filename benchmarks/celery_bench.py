@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from benchmarks.run import BIN, PYTHON, ROOT, SinkProcess
+from benchmarks.run import BIN, PYTHON, ROOT
 
 APPS = ROOT / "tests" / "apps"
 
@@ -61,18 +61,13 @@ def celery_over_bare(quick: bool) -> None:
     from benchmarks.serving import in_rounds
 
     tasks = 500 if quick else 2000
-    sink = SinkProcess("--mode", "ack-only")
-    env = dict(os.environ, RIEMANN_PORT=str(sink.port))
-    try:
-        for name, pool in POOLS.items():
-            in_rounds(
-                f"Celery worker --pool={name}, draining {tasks} queued tasks",
-                lambda instrumented, way_env, pool=pool: drained_rate(
-                    way_env, instrumented, pool, tasks
-                ),
-                env,
-                quick,
-                "tasks/s",
-            )
-    finally:
-        sink.close()
+    for name, pool in POOLS.items():
+        in_rounds(
+            f"Celery worker --pool={name}, draining {tasks} queued tasks",
+            lambda instrumented, way_env, pool=pool: drained_rate(
+                way_env, instrumented, pool, tasks
+            ),
+            dict(os.environ),
+            quick,
+            "tasks/s",
+        )

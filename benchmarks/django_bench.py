@@ -24,23 +24,19 @@ PATH = "/users/"
 
 def django_gunicorn(quick: bool) -> None:
     """Django under gunicorn (2 sync workers) with a load generator, instrumented over bare."""
-    from benchmarks.run import SinkProcess, gunicorn_serving
+    from benchmarks.run import gunicorn_serving
     from benchmarks.serving import compare, http_load
 
-    sink = SinkProcess("--mode", "ack-only")
     pythonpath = os.pathsep.join([str(APPS), str(ROOT)])
-    env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=pythonpath)
+    env = dict(os.environ, PYTHONPATH=pythonpath)
     env.setdefault("RIEMANN_LOG_LEVEL", "ERROR")
-    try:
-        compare(
-            f"Django under gunicorn -w 2, GET {PATH} (4 client threads sharing the 2 cores)",
-            gunicorn_serving("django_site.wsgi:application"),
-            http_load(PATH),
-            env,
-            quick,
-        )
-    finally:
-        sink.close()
+    compare(
+        f"Django under gunicorn -w 2, GET {PATH} (4 client threads sharing the 2 cores)",
+        gunicorn_serving("django_site.wsgi:application"),
+        http_load(PATH),
+        env,
+        quick,
+    )
     _view_call_overhead()
 
 

@@ -413,18 +413,13 @@ def flask_gunicorn(quick: bool) -> None:
     """Flask under gunicorn (2 sync workers) with a load generator, instrumented over bare."""
     from benchmarks.serving import compare, http_load
 
-    sink = SinkProcess("--mode", "ack-only")
-    env = dict(os.environ, RIEMANN_PORT=str(sink.port), PYTHONPATH=str(ROOT))
-    try:
-        compare(
-            "Flask under gunicorn -w 2 (4 client threads sharing the 2 cores)",
-            gunicorn_serving("benchmarks.bench_app:app"),
-            http_load("/users"),
-            env,
-            quick,
-        )
-    finally:
-        sink.close()
+    compare(
+        "Flask under gunicorn -w 2 (4 client threads sharing the 2 cores)",
+        gunicorn_serving("benchmarks.bench_app:app"),
+        http_load("/users"),
+        dict(os.environ, PYTHONPATH=str(ROOT)),
+        quick,
+    )
 
 
 def django(quick: bool) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from benchmarks.run import ROOT, SinkProcess, gunicorn_serving
+from benchmarks.run import ROOT, gunicorn_serving
 
 MODES = {
     "gevent --preload": ["-k", "gevent", "--preload"],
@@ -24,20 +24,15 @@ CLIENTS = 8
 def green_workers(quick: bool) -> None:
     from benchmarks.serving import compare, http_load
 
-    sink = SinkProcess("--mode", "ack-only")
-    env = dict(os.environ, RIEMANN_PORT=str(sink.port))
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)])
-    try:
-        for name, flags in MODES.items():
-            compare(
-                f"Flask under gunicorn -w 2 -k {name} ({CLIENTS} client threads, 2 cores)",
-                gunicorn_serving("benchmarks.bench_app:app", *flags),
-                http_load("/users", CLIENTS),
-                env,
-                quick,
-            )
-    finally:
-        sink.close()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)]))
+    for name, flags in MODES.items():
+        compare(
+            f"Flask under gunicorn -w 2 -k {name} ({CLIENTS} client threads, 2 cores)",
+            gunicorn_serving("benchmarks.bench_app:app", *flags),
+            http_load("/users", CLIENTS),
+            env,
+            quick,
+        )
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import time
 
-from benchmarks.run import PYTHON, RIEMANN_RUN, ROOT, closed_port, row
+from benchmarks.run import PYTHON, RIEMANN_RUN, ROOT, SinkProcess, closed_port, row
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,20 +86,27 @@ def in_rounds(
 ) -> None:
     """Rounds of `rate(instrumented, environment)`, bare and each way in random order.
 
-    Prints each way's median rate and the median of its per-round ratios over bare:
-    alternating in random order keeps drift (CPU frequency, other load) out of the ratio.
+    Instrumented runs send to a Riemann-protocol sink that acknowledges at once, in a
+    process of its own (RIEMANN_PORT is set here). Prints each way's median rate and the
+    median of its per-round ratios over bare: alternating in random order keeps drift
+    (CPU frequency, other load) out of the ratio.
     """
     rounds = 2 if quick else 5
     ways = {"riemann-run": {}} if ways is None else ways
     rates: dict[str | None, list[float]] = {None: [], **{label: [] for label in ways}}
-    for _ in range(rounds):
-        order = list(rates)
-        random.shuffle(order)
-        for label in order:
-            if label is None:
-                rates[label].append(rate(False, env))
-            else:
-                rates[label].append(rate(True, dict(env, **ways[label])))
+    sink = SinkProcess("--mode", "ack-only")
+    env = dict(env, RIEMANN_PORT=str(sink.port))
+    try:
+        for _ in range(rounds):
+            order = list(rates)
+            random.shuffle(order)
+            for label in order:
+                if label is None:
+                    rates[label].append(rate(False, env))
+                else:
+                    rates[label].append(rate(True, dict(env, **ways[label])))
+    finally:
+        sink.close()
     print(f"{title} ({rounds} rounds each way, in random order)")
     bare = statistics.median(rates[None])
     row("bare (baseline), median", bare, unit, bare)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks.run import BIN, SinkProcess
+from benchmarks.run import BIN
 
 
 def uwsgi_serving(*flags: str):
@@ -17,16 +17,12 @@ def uwsgi_serving(*flags: str):
 def uwsgi_over_bare(quick: bool) -> None:
     from benchmarks.serving import compare, http_load
 
-    sink = SinkProcess("--mode", "ack-only")
-    env = dict(os.environ, RIEMANN_PORT=str(sink.port), RIEMANN_TARGETS="worker_jobs:work")
-    try:
-        for flags in ((), ("--lazy-apps",)):
-            compare(
-                " ".join(["uWSGI --processes 2", *flags, "(4 client threads sharing the 2 cores)"]),
-                uwsgi_serving(*flags),
-                http_load("/"),
-                env,
-                quick,
-            )
-    finally:
-        sink.close()
+    env = dict(os.environ, RIEMANN_TARGETS="worker_jobs:work")
+    for flags in ((), ("--lazy-apps",)):
+        compare(
+            " ".join(["uWSGI --processes 2", *flags, "(4 client threads sharing the 2 cores)"]),
+            uwsgi_serving(*flags),
+            http_load("/"),
+            env,
+            quick,
+        )
