@@ -14,11 +14,36 @@ import urllib.request
 
 from tests.conftest import riemann_popen
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def until_every_worker_answered(
+    ask: Callable[[], object], workers: int, seen: Iterable = (), timeout: float = 60
+) -> int:
+    """Call `ask` (a request answering the pid of the worker that served it) until `workers`
+    pids have answered, `seen` included; how many calls.
+
+    A deadline, not a count: a worker may still be starting while the others serve, and
+    sequential requests keep going to whichever worker is free first. A worker that has
+    answered is also past the moment when some servers (gunicorn's gevent workers, uWSGI;
+    bare too) would miss a stop signal.
+    """
+    pids = set(seen)
+    calls = 0
+    deadline = time.monotonic() + timeout
+    while len(pids) < workers and time.monotonic() < deadline:
+        pids.add(ask())
+        calls += 1
+    assert len(pids) == workers, f"{len(pids)} of {workers} workers answered"
+    return calls
 
 
 class Server:
@@ -72,21 +97,14 @@ class Server:
             return error.code, error.read().decode()
 
     def serve_every_worker(self, path: str, workers: int = 2, timeout: float = 60) -> int:
-        """GET `path` until each worker has answered once (each says its pid); how many GETs.
+        """GET `path` (whose JSON says the worker's pid) until each worker has answered."""
 
-        A deadline, not a count: a worker may still be importing the app while the others
-        serve, and sequential requests keep going to whichever worker is free first.
-        """
-        pids: set[int] = set()
-        requests = 0
-        deadline = time.monotonic() + timeout
-        while len(pids) < workers and time.monotonic() < deadline:
+        def pid() -> object:
             status, body = self.get(path)
             assert status == 200, body
-            pids.add(json.loads(body)["pid"])
-            requests += 1
-        assert len(pids) == workers, f"{len(pids)} of {workers} workers served"
-        return requests
+            return json.loads(body)["pid"]
+
+        return until_every_worker_answered(pid, workers, timeout=timeout)
 
     def stop(self) -> None:
         """SIGTERM to the whole process group: reloaders and workers go too."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, RIEMANN_RUN, ROOT, riemann_env
-from tests.servers import free_port
+from tests.servers import free_port, until_every_worker_answered
 
 CLIENTS, REQUESTS = 8, 200
 # Long enough that nothing is sent before the exit flush: not by time, not by a full batch.
@@ -154,15 +154,14 @@ def load(port: int, workers: int) -> int:
         answers = list(clients.map(lambda _: get_users(port), range(REQUESTS)))
     statuses = [status for status, _ in answers]
     assert statuses == [200] * REQUESTS, [s for s in statuses if s != 200][:5]
-    pids = {pid for _, pid in answers}
-    deadline = time.monotonic() + 30
-    while len(pids) < workers and time.monotonic() < deadline:
+
+    def pid() -> int | None:
         status, pid = get_users(port)
         assert status == 200, status
-        pids.add(pid)
-        answers.append((status, pid))
-    assert len(pids) == workers, f"{len(pids)} of {workers} workers answered"
-    return len(answers)
+        return pid
+
+    seen = {pid for _, pid in answers}
+    return REQUESTS + until_every_worker_answered(pid, workers, seen, timeout=30)
 
 
 def trouble(lines: list[str]) -> set[str]:

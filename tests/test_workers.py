@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, RIEMANN_RUN, riemann_env, riemann_run
-from tests.servers import free_port
+from tests.servers import free_port, until_every_worker_answered
 
 TARGET = "worker_jobs.work-time"
 
@@ -89,12 +89,12 @@ def every_worker_answers(port: int, workers: int) -> None:
     uWSGI (bare too) ignores the stop signal in a worker that has only just
     started: its master would then wait out its 60 s mercy.
     """
-    pids = set()
-    deadline = time.monotonic() + 30
-    while len(pids) < workers and time.monotonic() < deadline:
+
+    def pid() -> bytes:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/pid", timeout=30) as response:
-            pids.add(response.read())
-    assert len(pids) == workers, f"{len(pids)} of {workers} workers answered"
+            return response.read()
+
+    until_every_worker_answered(pid, workers, timeout=30)
 
 
 def uwsgi_serve(
