@@ -5,6 +5,7 @@ stops about as fast as without riemann-auto, measured in the same test."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,10 +13,12 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, RIEMANN_RUN, riemann_env, riemann_run
+from tests.riemann_sink import RiemannSink
 from tests.servers import free_port, until_every_worker_answered
 
 TARGET = "worker_jobs.work-time"
@@ -195,15 +198,23 @@ def test_uwsgi_without_python_threads_says_so_once():
 TASKS = 20
 
 
-def celery_run(env: dict[str, str], options: list[str], via_run: bool) -> tuple[Proc, float]:
-    """Enqueue TASKS tasks, run a worker until all succeeded, warm shutdown (SIGTERM)."""
-    submit = f"import celery_tasks as c\nfor i in range({TASKS}): c.double.delay(i)"
+def celery_worker(env: dict[str, str], options: list[str], via_run: bool, tasks: int) -> Proc:
+    """Enqueue `tasks` tasks, run a worker until all have succeeded."""
+    submit = f"import celery_tasks as c\nfor i in range({tasks}): c.double.delay(i)"
     subprocess.run([PYTHON, "-c", submit], env=bare_env(env), cwd=APPS, check=True, timeout=60)
     args = [str(BIN / "celery"), "-A", "celery_tasks", "worker", "-l", "info", *options]
     args += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
     worker = Proc([RIEMANN_RUN, *args] if via_run else args, env, " ready.")
+    worker.wait_for(" succeeded in ", tasks)  # kills the worker if not
+    return worker
+
+
+def celery_run(
+    env: dict[str, str], options: list[str], via_run: bool, tasks: int = TASKS
+) -> tuple[Proc, float]:
+    """`celery_worker`, then a warm shutdown (SIGTERM)."""
+    worker = celery_worker(env, options, via_run, tasks)
     try:
-        worker.wait_for(" succeeded in ", TASKS)
         return worker, worker.stop()
     finally:
         worker.kill()
@@ -239,6 +250,102 @@ def test_celery_every_task_event_arrives(sink, tmp_path, options):
     assert stop <= bare_stop + 2.5
     assert worker.proc.returncode == 0
     assert worker.ours() == [], worker.ours()
+
+
+def test_celery_child_forked_to_replace_a_recycled_one_finishes_its_exit_flush(tmp_path):
+    """Celery has the kernel kill a pool child when its parent thread ends, and the
+    child that replaces a recycled one was forked by billiard's supervisor thread,
+    which ends within 0.8 s of a warm shutdown. Here that child (the second: each
+    runs 2 tasks at most, the third task is the last) leaves with its exit flush
+    taking 2 s (two events, one per batch, each answered after 1 s): it must finish."""
+    env = riemann_env(
+        None, RIEMANN_TARGETS="worker_jobs:work", RIEMANN_FLUSH_INTERVAL="30",
+        RIEMANN_SHUTDOWN_TIMEOUT="10", RIEMANN_BATCH_SIZE="1", CELERY_FS_DIR=str(tmp_path),
+    )  # fmt: skip
+    options = ["--pool=prefork", "-c", "1", "--max-tasks-per-child=2"]
+    with RiemannSink(mode="slow", delay=1.0) as slow:
+        env["RIEMANN_PORT"] = str(slow.port)
+        worker, _ = celery_run(env, options, via_run=True, tasks=3)
+        events = slow.wait_for_count(6, timeout=10)
+    services = sorted(e["service"] for e in events)
+    assert services == ["celery_tasks.double-time"] * 3 + [TARGET] * 3
+    assert worker.proc.returncode == 0
+    assert worker.ours() == [], worker.ours()
+
+
+def test_celery_child_whose_forking_thread_ends_between_tasks_leaves_cleanly(sink, tmp_path):
+    """Celery's parent-death signal follows the thread that forked a child: billiard's
+    supervisor thread, for the child that replaced a recycled one, and that thread ends
+    as a warm shutdown closes the pool, sometimes before its children have read their
+    order to stop. Made certain here: the child, waiting between tasks with its task's
+    events still queued (30 s flush interval), is paused until its parent thread has
+    ended. Killed, it would lose them (and could hang the worker holding the queue's
+    lock); it must instead leave through billiard's SIGTERM handler, flushing."""
+    env = riemann_env(
+        sink.port, RIEMANN_TARGETS="worker_jobs:work", RIEMANN_FLUSH_INTERVAL="30",
+        CELERY_FS_DIR=str(tmp_path),
+    )  # fmt: skip
+    options = ["--pool=prefork", "-c", "1", "--max-tasks-per-child=2"]
+    worker = celery_worker(env, options, via_run=True, tasks=3)
+    try:
+        [child] = children(worker.proc.pid)  # the second child, forked by the supervisor
+        # "succeeded" is logged before the task's end (`task_postrun`): wait for the next read
+        wait_until(lambda: waiting_for_work(child), "the child did not finish its task")
+        os.kill(child, signal.SIGSTOP)
+        wait_until(lambda: process_state(child)[0] == "T", "the child did not stop")
+        worker.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: parent_death_reached(child), "the pool's supervisor did not end")
+        with contextlib.suppress(ProcessLookupError):  # killed (and reaped) meanwhile
+            os.kill(child, signal.SIGCONT)
+        try:
+            worker.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the worker did not stop within 30 s") from None
+    finally:
+        worker.kill()
+    events = sink.wait_for_count(6, timeout=10)
+    services = sorted(e["service"] for e in events)
+    assert services == ["celery_tasks.double-time"] * 3 + [TARGET] * 3
+    assert worker.proc.returncode == 0
+    assert worker.ours() == [], worker.ours()
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` forked, from any of its threads."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as listing:
+            found += [int(child) for child in listing.read().split()]
+    return found
+
+
+def waiting_for_work(pid: int) -> bool:
+    """Blocked reading its task queue, a pipe (the kernel function it sleeps in says so)."""
+    with open(f"/proc/{pid}/wchan") as wchan:
+        return "pipe" in wchan.read()
+
+
+def process_state(pid: int) -> tuple[str, int]:
+    """State (one letter, "X" once reaped) and signals pending for the whole process."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            fields = dict(line.split(":\t", 1) for line in status.read().splitlines())
+    except FileNotFoundError:
+        return "X", 0
+    return fields["State"][0], int(fields["ShdPnd"], 16)
+
+
+def parent_death_reached(pid: int) -> bool:
+    """The stopped process was killed, or has a SIGTERM waiting."""
+    state, pending = process_state(pid)
+    return state in "ZX" or bool(pending & 1 << (signal.SIGTERM - 1))
+
+
+def wait_until(condition: Callable[[], bool], failure: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
 
 
 def test_a_celery_task_named_as_target_is_refused_alike_by_check_and_runtime(tmp_path):

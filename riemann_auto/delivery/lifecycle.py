@@ -47,6 +47,7 @@ _sigterm_held: set[int] = set()  # threads that blocked SIGTERM across their for
 
 def register(sender: Sender) -> None:
     _senders.add(sender)
+    workers.watch_celery_children(run_exit)
     if workers.uwsgi() is not None:
         workers.prepare_uwsgi(_after_uwsgi_fork)
         if workers.in_uwsgi_master():
@@ -67,7 +68,7 @@ def arm() -> None:
     if mp_util is not None and _finalizer_pid != os.getpid():
         mp_util.Finalize(None, run_exit, exitpriority=100)
         _finalizer_pid = os.getpid()
-    workers.on_celery_child_exit(run_exit)
+    workers.watch_celery_children(run_exit)
     workers.on_uwsgi_worker_exit(run_exit)
     install_sigterm_handler()
 
