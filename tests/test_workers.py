@@ -56,12 +56,16 @@ class Proc:
         """Seconds from the signal to the process's end."""
         started = time.monotonic()
         self.proc.send_signal(sig)
+        self.wait_exit()
+        return time.monotonic() - started
+
+    def wait_exit(self, timeout: float = 30) -> None:
         try:
-            self.proc.wait(30)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError("did not stop within 30 s:\n" + "".join(self.lines)) from None
-        return time.monotonic() - started
+            output = "".join(self.lines)
+            raise AssertionError(f"did not stop within {timeout:g} s:\n{output}") from None
 
     def kill(self) -> None:
         try:
@@ -297,10 +301,7 @@ def test_celery_child_whose_forking_thread_ends_between_tasks_leaves_cleanly(sin
         wait_until(lambda: parent_death_reached(child), "the pool's supervisor did not end")
         with contextlib.suppress(ProcessLookupError):  # killed (and reaped) meanwhile
             os.kill(child, signal.SIGCONT)
-        try:
-            worker.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("the worker did not stop within 30 s") from None
+        worker.wait_exit()
     finally:
         worker.kill()
     events = sink.wait_for_count(6, timeout=10)
