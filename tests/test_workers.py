@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -244,8 +245,7 @@ def test_celery_every_task_event_arrives(sink, tmp_path, options):
         sink.port, RIEMANN_TARGETS="worker_jobs:work", RIEMANN_FLUSH_INTERVAL="30",
         RIEMANN_SHUTDOWN_TIMEOUT="10",
     )  # fmt: skip
-    env["CELERY_FS_DIR"] = str(tmp_path / "bare")
-    _, bare_stop = celery_run(bare_env(env), options, via_run=False)
+    bare_stop = bare_celery_stop(env, options, tmp_path)
     env["CELERY_FS_DIR"] = str(tmp_path / "instrumented")
     worker, stop = celery_run(env, options, via_run=True)
     sink.wait_for_count(TASKS, service=TARGET, timeout=10)
@@ -254,6 +254,27 @@ def test_celery_every_task_event_arrives(sink, tmp_path, options):
     assert stop <= bare_stop + 2.5
     assert worker.proc.returncode == 0
     assert worker.ours() == [], worker.ours()
+
+
+def bare_celery_stop(env: dict[str, str], options: list[str], folder: Path) -> float:
+    """Seconds a bare worker takes to stop, as in `celery_run`.
+
+    Measured a second time if the bare worker hung at exit: with --max-tasks-per-child
+    Celery itself, bare, does now and then (1 run in 30 to 120 here), when billiard's
+    supervisor thread ends and the kernel kills a child holding the pool's queue lock
+    (see riemann_auto/delivery/workers.py). The instrumented worker gets no second try.
+    """
+
+    def stop_time(name: str) -> float:
+        bare = dict(bare_env(env), CELERY_FS_DIR=str(folder / name))
+        return celery_run(bare, options, via_run=False)[1]
+
+    try:
+        return stop_time("bare")
+    except AssertionError as hung:
+        if "did not stop within" not in str(hung):
+            raise
+    return stop_time("bare-again")
 
 
 def test_celery_child_forked_to_replace_a_recycled_one_finishes_its_exit_flush(tmp_path):
