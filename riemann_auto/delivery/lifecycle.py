@@ -33,6 +33,8 @@ from . import unpatched, workers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .sender import Sender
 
 _senders: weakref.WeakSet[Sender] = weakref.WeakSet()
@@ -109,20 +111,29 @@ def _on_sigterm(signum: int, frame: object) -> None:
     _die_of_sigterm()
 
 
-def takes_no_signals() -> None:
-    """Called first on the sender's thread: the process's signals go to other threads.
+def start_thread_taking_no_signals(function: Callable[[], None]) -> None:
+    """Start `function` on a new real thread to which the process's signals never go.
 
     A Python handler runs on the main thread only, and only once that thread
-    wakes: a signal the kernel hands to our thread while the main thread
-    blocks in C (a multiprocessing worker waiting on its queue's semaphore)
-    would wait forever. So our thread blocks every signal it may.
+    wakes: a signal the kernel hands to our thread while the main thread blocks
+    in C (a multiprocessing worker waiting on its queue's semaphore, a program in
+    `time.sleep`) would wait that long, or forever. A thread inherits its
+    creator's signal mask, so every signal it may is blocked in the creating
+    thread for the instant of the creation: the new thread has them blocked from
+    its first instruction (had it blocked them itself, a SIGTERM arriving before
+    it first ran could go to it), and one arriving meanwhile waits for the creator.
     """
     import signal
 
     try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
     except (AttributeError, OSError, ValueError):
-        pass
+        before = None
+    try:
+        unpatched.start_new_thread(function, ())
+    finally:
+        if before is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _async_signals() -> set:

@@ -204,7 +204,7 @@ class Sender:
             if self._running or self._closing:
                 return
             try:
-                unpatched.start_new_thread(self._thread_main, ())
+                lifecycle.start_thread_taking_no_signals(self._thread_main)
             except RuntimeError:  # interpreter shutting down, or no more threads
                 return
             self._running = True
@@ -215,7 +215,6 @@ class Sender:
     def _thread_main(self) -> None:
         """The real OS thread `riemann-auto-sender`: unknown to `threading`, like a
         daemon thread it does not hold up the exit."""
-        lifecycle.takes_no_signals()
         self._thread = unpatched.get_ident()
         try:
             self._run()
