@@ -4,10 +4,15 @@ The Flask shop under gunicorn, its FastAPI stock service under uvicorn, and a
 Celery worker for the shop's orders, each started as an operator would:
 `riemann-run` in front of the usual command.
 Every event riemann-auto would send to Riemann is printed as one JSON line.
-Run through ./integration/demo, which sets up the environment first.
+With RIEMANN_HOST set, the events go to that Riemann server instead (TCP), for
+integration/riemann.config to work on.
+Run through ./integration/demo, which sets up the environment first. Nothing is
+left behind: the Celery queue (kombu's messages and control files) is a
+temporary folder, removed at the end.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -94,16 +99,19 @@ def use(port: int, calls: list[tuple[str, str]]) -> None:
 def main() -> None:
     port, api_port = free_port(), free_port()
     queue = tempfile.mkdtemp(prefix="riemann-auto-demo-")
-    os.makedirs(os.path.join(queue, "done"))
+    riemann = os.environ.get("RIEMANN_HOST")
+    transport = "tcp" if riemann else "console"
     env = dict(
         os.environ,
-        RIEMANN_TRANSPORT="console",
+        RIEMANN_TRANSPORT=transport,
         RIEMANN_TARGETS="example_app:lookup_user",
         RIEMANN_FLASK_EXCLUDED_ROUTES="/health",
         EXAMPLE_QUEUE_DIR=queue,
         PYTHONPATH=str(HERE),
     )
-    settings = "RIEMANN_TRANSPORT=console RIEMANN_TARGETS=example_app:lookup_user"
+    settings = f"RIEMANN_TRANSPORT={transport} RIEMANN_TARGETS=example_app:lookup_user"
+    if riemann:
+        settings = f"RIEMANN_HOST={riemann} {settings}"
     riemann_run = str(BIN / "riemann-run")
     shop = [
         riemann_run, str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
@@ -134,6 +142,11 @@ def main() -> None:
             service.send_signal(signal.SIGTERM)
         for service in services:
             service.wait(30)
+        shutil.rmtree(queue, ignore_errors=True)
+    if riemann:
+        print(f"\nThe events went to the Riemann server at {riemann}; see docs/riemann-config.md")
+        print("for what integration/riemann.config makes of them.")
+        return
     print("\nEach JSON line above is an event riemann-auto sent (here to stderr, as")
     print("RIEMANN_TRANSPORT=console). Point RIEMANN_HOST at a Riemann server to send them there.")
 

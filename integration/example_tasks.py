@@ -2,8 +2,10 @@
 
 Orders are queued through kombu's filesystem transport, in the folder named by
 EXAMPLE_QUEUE_DIR (handled messages move to its `done` folder), so the demo
-needs no broker server. riemann-run times every
-task in the worker that runs it, named for the task.
+needs no broker server. kombu's control messages go to its `control` folder:
+left to itself kombu would make `control` in the current folder, inside the
+checkout. riemann-run times every task in the worker that runs it, named for
+the task.
 """
 
 import os
@@ -12,12 +14,15 @@ import time
 from celery import Celery
 
 folder = os.environ["EXAMPLE_QUEUE_DIR"]
+for sub in ("done", "control"):
+    os.makedirs(os.path.join(folder, sub), exist_ok=True)
 app = Celery("example_tasks", broker="filesystem://")
 app.conf.update(
     broker_transport_options={
         "data_folder_in": folder,
         "data_folder_out": folder,
         "processed_folder": os.path.join(folder, "done"),
+        "control_folder": os.path.join(folder, "control"),
     },
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
