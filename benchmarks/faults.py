@@ -7,6 +7,10 @@ fixed time bare, then through riemann-run, in alternating pairs. Printed: its
 iterations/s instrumented over bare, p99 latency of an iteration against
 bare, and the time from its last output to its exit against bare (goals:
 >= 0.95, p99 within 1 ms, exit at most RIEMANN_SHUTDOWN_TIMEOUT more).
+
+Then outages: Riemann restarted, and Riemann frozen, for 5 s while a program
+calls steadily; printed: the events it made, those the server received, and
+the exit time against bare (`--outages` runs only these).
 """
 
 from __future__ import annotations
@@ -125,6 +129,89 @@ def measure(name: str, pairs: int, seconds: float, folder: str) -> None:
     )
 
 
+OUTAGE_PROGRAM = """
+import sys, time
+from shop.db import Repo, fail
+seconds = float(sys.argv[1])
+repo = Repo()
+calls = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    time.sleep(0.001)  # a service's steady trickle of calls
+    repo.find("k")
+    calls += 1
+    if calls % 10 == 0:
+        try:
+            fail("no such row")
+        except LookupError:
+            pass
+print(calls + 2 * (calls // 10), flush=True)  # the events made
+print("done", flush=True)
+"""
+
+
+def outage(kind: str, seconds: float, down: float) -> None:
+    """A Riemann gone for `down` seconds in the middle of a steady program's run:
+    `refused` (stopped, then started again on the same port) or `silent` (frozen
+    with SIGSTOP: connections accepted, nothing read or answered, then SIGCONT)."""
+    sink = SinkProcess("--mode", "ok", "--count-only", quiet=True)
+    received = 0  # by the sinks closed so far
+    env = dict(
+        os.environ,
+        RIEMANN_PORT=str(sink.port),
+        RIEMANN_TARGETS="shop.db:Repo.find,shop.db:fail",
+        RIEMANN_LOG_LEVEL="INFO",
+        RIEMANN_STATS_INTERVAL="3600",  # no self-reports: received counts the program's events
+    )
+    results = {}
+    for who, prefix in (("bare", []), ("ours", [RIEMANN_RUN])):
+        proc = subprocess.Popen(
+            [*prefix, PYTHON, "-c", OUTAGE_PROGRAM, str(seconds)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep((seconds - down) / 2)
+        if kind == "refused":
+            received += sink.close()
+            time.sleep(down)
+            sink = SinkProcess("--mode", "ok", "--count-only", "--port", env["RIEMANN_PORT"])
+        else:
+            sink.pause()
+            time.sleep(down)
+            sink.resume()
+        made = int(proc.stdout.readline())
+        assert proc.stdout.readline() == "done\n"
+        started = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        results[who] = (made, time.monotonic() - started, err)
+    received += sink.close()
+    made, exit_ours, err = results["ours"]
+    ledger = " ".join(line for line in err.splitlines() if "at exit" in line)
+    print(
+        f"  {kind:8} {down:4.1f} s   made {made:6,}  received {received:6,}  "
+        f"lost {made - received:5,} ({(made - received) / made:6.1%})   "
+        f"exit s: bare {results['bare'][1]:5.2f} ours {exit_ours:5.2f} "
+        f"{exit_ours - results['bare'][1]:+5.2f}",
+        flush=True,
+    )
+    print(f"           {ledger.removeprefix('riemann-auto: ')}", flush=True)
+
+
+def outages(quick: bool) -> None:
+    """benchmarks.run's entry: a Riemann restart and a frozen Riemann, 5 s each."""
+    seconds, down = (6.0, 3.0) if quick else (12.0, 5.0)
+    print(
+        f"a Riemann away for {down:g} s in a {seconds:g} s run of a program calling a target "
+        "every millisecond (and one that raises every tenth call); lost = made - received "
+        "(the sink's own count)"
+    )
+    for kind in ("refused", "silent"):
+        outage(kind, seconds, down)
+
+
 def faults(quick: bool) -> None:
     """benchmarks.run's entry: every behaviour, pairs of bare and instrumented runs."""
     pairs, seconds = (1, 0.7) if quick else (2, 1.5)
@@ -147,10 +234,13 @@ def faults(quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short pair per behaviour")
+    parser.add_argument("--outages", action="store_true", help="only the outages")
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)])
     sys.path[:0] = [str(ROOT)]
-    faults(args.quick)
+    if not args.outages:
+        faults(args.quick)
+    outages(args.quick)
 
 
 if __name__ == "__main__":

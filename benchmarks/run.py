@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -33,14 +34,26 @@ class SinkProcess:
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL if quiet else None,
             text=True,
         )
+        self.quiet = quiet
         self.port = int(self.proc.stdout.readline())
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Stop it; the events it received."""
         self.proc.stdin.close()
+        summary = self.proc.stdout.read().strip()
         self.proc.wait(30)
+        if not self.quiet:
+            print(f"sink: {summary}", file=sys.stderr)
+        return int(summary.split()[2])
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections are accepted and written to, nothing is read."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
 
 
 def closed_port() -> int:

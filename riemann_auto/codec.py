@@ -169,6 +169,12 @@ def frame(msg: bytes) -> bytes:
     return struct.pack(">I", len(msg)) + msg
 
 
+# A message with only `ok` set and no events: Riemann answers any message it can
+# parse, and one with no events touches no stream. Its answer proves a new
+# connection carries Riemann's protocol before a batch is risked on it.
+HELLO = frame(b"\x10\x01")  # field 2 (ok), varint true
+
+
 def encode_query(query: str) -> bytes:
     return _field(0x2A, _field(0x0A, _text(query)))
 

@@ -1,14 +1,15 @@
 """The program the fault suite runs: known calls to targets, then a chosen way out.
 
-    python fault_program.py CALLS EXIT [pause]
+    python fault_program.py CALLS EXIT [pause|steady]
 
 Call i runs `Repo().find(str(i))` (one event) and, for odd i, `fail(f"call {i}")`,
 which raises (two events, the exception event's description naming the call,
 so that a duplicate shows). With `pause`, it stops halfway, prints "half" and
-reads a line from stdin. It prints "done" (the test times the exit from
-there), then leaves by EXIT: normal, sys.exit, sigterm, sigint, raise, daemon
-(a daemon thread still recording), multiprocessing (a forked child recorded
-too).
+reads a line from stdin. With `steady`, it makes one call a millisecond and
+prints "quarter N" as each quarter of the calls is done. It prints "done" (the
+test times the exit from there), then leaves by EXIT: normal, sys.exit,
+sigterm, sigint, raise, daemon (a daemon thread still recording),
+multiprocessing (a forked child recorded too).
 """
 
 import os
@@ -25,8 +26,12 @@ def events(calls: int) -> int:
     return calls + 2 * (calls // 2)
 
 
-def work(calls: int, start: int = 0) -> None:
+def work(calls: int, start: int = 0, steady: bool = False) -> None:
     for i in range(start, start + calls):
+        if steady:
+            time.sleep(0.001)
+            if i and i % (calls // 4) == 0:
+                print(f"quarter {i // (calls // 4)}", flush=True)
         Repo().find(str(i))
         if i % 2:
             try:
@@ -47,7 +52,9 @@ def main() -> None:
     calls, how = int(sys.argv[1]), sys.argv[2]
     if how == "daemon":
         threading.Thread(target=record_forever, daemon=True).start()
-    if len(sys.argv) > 3:
+    if sys.argv[3:] == ["steady"]:
+        work(calls, steady=True)
+    elif sys.argv[3:] == ["pause"]:
         work(calls // 2)
         print("half", flush=True)
         sys.stdin.readline()

@@ -14,6 +14,9 @@ the chosen mode, each a way a peer can misbehave:
 - `close-after`: acknowledges frames but closes the connection, unanswered,
   right after reading every `every`-th one (whose events it did receive).
 
+With `hello=True`, `silent` and `slow` answer at once a frame that holds no
+event (riemann-auto's hello on a new connection): a Riemann whose streams hang.
+
 A frame that does not parse gets no answer and the connection is closed, as
 Riemann does. The server can be stopped and started again on the same port
 mid-run.
@@ -21,6 +24,7 @@ mid-run.
 
 from __future__ import annotations
 
+import collections
 import socket
 import struct
 import threading
@@ -57,17 +61,23 @@ class RiemannSink:
         delay: float = 0.0,
         decode: bool = True,
         every: int = 3,
+        hello: bool = False,
     ):
         assert mode in MODES, mode
         self.mode = mode
         self.delay = delay
         self.every = every
+        self.hello = hello
         self.decode = decode
         self.ssl_context = ssl_context
         self.port = 0
-        self.events: list[dict] = []
-        self.frames = 0
-        self.event_count = 0
+        self._events: list[dict] = []
+        self._frames = 0
+        self._frame_sizes: list[int] = []  # events in each frame or datagram, in order
+        self._event_count = 0
+        # Datagrams as read, decoded when asked for: a UDP receiver must read fast,
+        # as Riemann's does, or its buffer overflows while it decodes.
+        self._datagrams: collections.deque[bytes] = collections.deque()
         self.malformed = 0
         self.connections = 0
         self._cond = threading.Condition()
@@ -82,7 +92,8 @@ class RiemannSink:
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self, udp: bool = False) -> RiemannSink:
+    def start(self, udp: bool = False, udp_buffer: int | None = None) -> RiemannSink:
+        """Listen; `udp_buffer` sets the UDP socket's receive buffer (SO_RCVBUF)."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -94,6 +105,8 @@ class RiemannSink:
         threading.Thread(target=self._accept_loop, args=(listener,), daemon=True).start()
         if udp:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if udp_buffer is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, udp_buffer)
             sock.bind(("127.0.0.1", self.port))
             self._udp = sock
             threading.Thread(target=self._udp_loop, args=(sock,), daemon=True).start()
@@ -130,6 +143,28 @@ class RiemannSink:
 
     # -- what tests ask --------------------------------------------------------
 
+    def _decoded(self):
+        with self._cond:
+            while self._datagrams:
+                self._receive(self._datagrams.popleft(), datagram=True)
+        return self
+
+    @property
+    def events(self) -> list[dict]:
+        return self._decoded()._events
+
+    @property
+    def frames(self) -> int:
+        return self._decoded()._frames
+
+    @property
+    def frame_sizes(self) -> list[int]:
+        return self._decoded()._frame_sizes
+
+    @property
+    def event_count(self) -> int:
+        return self._decoded()._event_count
+
     def wait_for(self, predicate, timeout: float = 10.0) -> list[dict]:
         """Wait until predicate(events) holds; return the events. Fails on timeout."""
         deadline = time.monotonic() + timeout
@@ -164,19 +199,37 @@ class RiemannSink:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            if self.ssl_context is not None:
-                try:
-                    conn.settimeout(5)
-                    conn = self.ssl_context.wrap_socket(conn, server_side=True)
-                    conn.settimeout(None)
-                except (OSError, ValueError):
-                    conn.close()
-                    continue
-            self.connections += 1
-            self._conns.add(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
+    def _handshake(self, conn: socket.socket) -> socket.socket | None:
+        """TLS's server side; a refused client hears why, as from Riemann.
+
+        After its alert, Riemann reads on until the client closes: closing on
+        unread bytes would send a reset, which can destroy the alert unread.
+        """
+        conn.settimeout(5)
+        tls = self.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+        except (OSError, ValueError):
+            try:
+                tls.shutdown(socket.SHUT_WR)
+                while tls.recv(65536):
+                    pass
+            except (OSError, ValueError):
+                pass
+            tls.close()
+            return None
+        tls.settimeout(None)
+        return tls
+
     def _serve(self, conn: socket.socket) -> None:
+        if self.ssl_context is not None:
+            conn = self._handshake(conn)
+            if conn is None:
+                return
+        self.connections += 1
+        self._conns.add(conn)
         try:
             if self.mode == "no-read":
                 self._stopped.wait()
@@ -196,7 +249,8 @@ class RiemannSink:
                 body = _read_exactly(conn, struct.unpack(">I", header)[0])
                 if body is None:
                     return
-                if self.mode == "slow":
+                prompt = self.hello and _holds_no_event(body)
+                if self.mode == "slow" and not prompt:
                     time.sleep(self.delay)
                 with self._answering:
                     if not self._running:
@@ -204,7 +258,7 @@ class RiemannSink:
                     if not self._receive(body):
                         return  # malformed: no reply, connection closed
                     frames += 1
-                    if self.mode == "silent":
+                    if self.mode == "silent" and not prompt:
                         continue
                     if self.mode == "close-after" and frames % self.every == 0:
                         return
@@ -230,12 +284,14 @@ class RiemannSink:
                 data = sock.recv(65536)
             except OSError:
                 return
-            self._receive(data, datagram=True)
+            self._datagrams.append(data)
+            with self._cond:
+                self._cond.notify_all()
 
     def _receive(self, body: bytes, datagram: bool = False) -> bool:
         if self.mode == "ack-only":  # benchmarks: answer at once, parse nothing
             with self._cond:
-                self.frames += 1
+                self._frames += 1
             return True
         try:
             msg = Msg.FromString(body)
@@ -248,11 +304,19 @@ class RiemannSink:
             else []
         )
         with self._cond:
-            self.frames += 1
-            self.event_count += len(msg.events)
-            self.events.extend(decoded)
+            self._frames += 1
+            self._frame_sizes.append(len(msg.events))
+            self._event_count += len(msg.events)
+            self._events.extend(decoded)
             self._cond.notify_all()
         return True
+
+
+def _holds_no_event(body: bytes) -> bool:
+    try:
+        return not Msg.FromString(body).events
+    except DecodeError:
+        return False
 
 
 def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
@@ -267,7 +331,8 @@ def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
 
 
 def main() -> None:
-    """Serve in a process of its own: prints the port, runs until stdin closes."""
+    """Serve in a process of its own: prints the port, runs until stdin closes,
+    then prints what it received."""
     import argparse
     import sys
 
@@ -276,17 +341,24 @@ def main() -> None:
     parser.add_argument("--mode", default="ok", choices=MODES)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before a slow answer")
     parser.add_argument("--every", type=int, default=3, help="close-after: frames per connection")
+    parser.add_argument(
+        "--hello", action="store_true", help="silent, slow: answer frames without events"
+    )
     parser.add_argument("--count-only", action="store_true", help="parse frames, keep no events")
     args = parser.parse_args()
     sink = RiemannSink(
-        mode=args.mode, decode=not args.count_only, delay=args.delay, every=args.every
+        mode=args.mode,
+        decode=not args.count_only,
+        delay=args.delay,
+        every=args.every,
+        hello=args.hello,
     )
     sink.port = args.port
     sink.start(udp=True)
     print(sink.port, flush=True)
     sys.stdin.read()
     sink.stop()
-    print(f"{sink.frames} frames, {sink.event_count} events", file=sys.stderr)
+    print(f"{sink.frames} frames, {sink.event_count} events", flush=True)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,13 @@ def test_out_of_range_values_are_clamped_not_raised():
     assert event["metric_d"] == float(1 << 80) and "metric_sint64" not in event
 
 
+def test_the_hello_is_one_frame_of_a_message_with_no_event():
+    (length,) = struct.unpack(">I", codec.HELLO[:4])
+    assert length == len(codec.HELLO) - 4
+    msg = Msg.FromString(codec.HELLO[4:])
+    assert msg.ok is True and not msg.events and not msg.HasField("query")
+
+
 def test_decode_reply_reads_ok_and_error_and_skips_the_rest():
     assert codec.decode_reply(Msg(ok=True).SerializeToString()) == (True, None)
     assert codec.decode_reply(bytes.fromhex("1001")) == (True, None)

@@ -55,19 +55,33 @@ def test_many_events_per_message(sink, make_runtime):
     assert sink.frames <= 100  # batched, not one round trip per call
 
 
+def test_a_batch_holds_at_most_batch_size_events_and_keeps_a_call_whole(sink, make_runtime):
+    runtime = make_runtime(sink.port, batch_size=7)
+    call = raising(runtime)
+    for _ in range(100):  # two events each
+        call()
+    assert runtime.sender.flush(10)
+    sizes = [size for size in sink.frame_sizes if size]  # hellos hold none
+    assert sum(sizes) == 200 and max(sizes) == 6  # three calls of two fit, four do not
+    assert [e["service"] for e in sink.events] == ["boom-time", "boom-exceptions"] * 100
+
+
 def test_riemann_down_from_the_start_then_up(make_runtime):
     port = free_port()
     runtime = make_runtime(port)
     op = timed_noop(runtime)
     op()
-    runtime.sender.flush(5)
-    assert runtime.sender.failed == 1  # tried, failed, and the caller never knew
+    assert runtime.sender.flush(0.3) is False  # tried, and the caller never knew
+    assert runtime.sender.ledger()["pending"] == 1  # it waits: no connection, no loss
     with RiemannSink() as sink:
         sink.port = port
         sink.restart()
         for _ in range(5):
             op()
-        sink.wait_for_count(5)
+        sink.wait_for_count(6)
+        assert runtime.sender.flush(5)
+    ledger = runtime.sender.ledger()
+    assert ledger["acknowledged"] == 6 and ledger["failed"] == ledger["dropped"] == 0
 
 
 def test_down_mid_run_and_back(sink, make_runtime):
@@ -77,11 +91,13 @@ def test_down_mid_run_and_back(sink, make_runtime):
     sink.wait_for_count(1, service="before-time")
     sink.stop()
     before()
-    runtime.sender.flush(5)
+    assert runtime.sender.flush(0.3) is False
     sink.start()
     after()
+    sink.wait_for_count(2, service="before-time")  # the call made while it was down too
     sink.wait_for_count(1, service="after-time")
     assert runtime.sender.counters()["reconnects"] >= 1
+    assert runtime.sender.failed == 0
 
 
 def test_silent_riemann_never_holds_up_the_caller(make_runtime):
@@ -90,12 +106,13 @@ def test_silent_riemann_never_holds_up_the_caller(make_runtime):
         op = timed_noop(runtime)
         for _ in range(20_000):  # while the sender waits on a silent server
             op()
-        sink.wait_for(lambda evs: sink.frames >= 1)  # got events, never answered
+        sink.wait_for(lambda evs: sink.frames >= 1)  # got a hello, never answered
         assert runtime.sender.flush(0.05) is False
         sink.mode = "ok"  # the next connection gets answers
         op()
         assert runtime.sender.flush(15)
-        assert runtime.sender.sent >= 1 and runtime.sender.failed >= 1
+        # Nothing was risked on a connection that never answered: no event lost.
+        assert runtime.sender.sent == 20_001 and runtime.sender.failed == 0
 
 
 def test_full_queue_drops_and_counts_with_bounded_memory(make_runtime):
@@ -178,6 +195,24 @@ def tls_files(tmp_path_factory):
     return {k: str(v) for k, v in paths.items()}, context
 
 
+def test_after_a_report_of_trouble_one_all_clear_report(make_runtime):
+    with RiemannSink() as sink:
+        runtime = make_runtime(sink.port, queue_size=1, flush_interval=0.5, stats_interval=0.2)
+        op = timed_noop(runtime)
+        for _ in range(100):
+            op()
+        done = sink.wait_for(lambda evs: len(reports(evs)) == 2, timeout=5)
+        assert reports(done)[0]["metric"] >= 98 and reports(done)[0]["state"] == "warning"
+        assert reports(done)[1]["metric"] == 0 and reports(done)[1]["state"] == "ok"
+        assert {e["service"] for e in done if e["metric"] == 0 and "riemann-auto" in e["tags"]} == {
+            f"riemann-auto {name}" for name in ("dropped", "failed", "rejected", "reconnects")
+        }
+
+
+def reports(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["service"] == "riemann-auto dropped"]
+
+
 def test_tls_with_client_certificate(tls_files, make_runtime):
     paths, context = tls_files
     with RiemannSink(ssl_context=context) as sink:
@@ -194,14 +229,15 @@ def test_tls_with_client_certificate(tls_files, make_runtime):
         assert event["service"] == "op-time"
 
 
-def test_tls_without_client_certificate_fails_without_raising(tls_files, make_runtime):
+def test_tls_without_client_certificate_keeps_events_queued(tls_files, make_runtime):
     paths, context = tls_files
     with RiemannSink(ssl_context=context) as sink:
         runtime = make_runtime(sink.port, transport="tls", tls_ca_file=paths["ca"])
         op = timed_noop(runtime)
         op()
-        runtime.sender.flush(5)
-        assert runtime.sender.failed == 1 and sink.events == []
+        assert runtime.sender.flush(0.5) is False
+        ledger = runtime.sender.ledger()
+        assert ledger["pending"] == 1 and ledger["failed"] == 0 and sink.events == []
 
 
 def test_tls_rejects_a_server_it_cannot_verify(tls_files, make_runtime):
@@ -209,8 +245,9 @@ def test_tls_rejects_a_server_it_cannot_verify(tls_files, make_runtime):
     with RiemannSink(ssl_context=context) as sink:
         runtime = make_runtime(sink.port, transport="tls")  # system CAs only
         timed_noop(runtime)()
-        runtime.sender.flush(5)
-        assert runtime.sender.failed == 1 and sink.events == []
+        assert runtime.sender.flush(0.5) is False
+        ledger = runtime.sender.ledger()
+        assert ledger["pending"] == 1 and ledger["failed"] == 0 and sink.events == []
 
 
 def test_slow_riemann_delays_delivery_not_the_caller(make_runtime):
@@ -264,7 +301,7 @@ def test_a_raising_call_counts_two_events_everywhere(sink, make_runtime):
 
 
 def test_the_identity_holds_at_every_moment(make_runtime):
-    with RiemannSink(mode="silent") as sink:
+    with RiemannSink(mode="silent", hello=True) as sink:  # batches written, never answered
         runtime = make_runtime(sink.port, timeout=0.1, queue_size=500, batch_size=50)
         ok, bad = timed_noop(runtime), raising(runtime)
         snapshots = []
@@ -349,10 +386,10 @@ def test_a_thread_still_recording_does_not_hold_up_the_exit(sink, make_runtime):
 
 
 def test_a_second_shutdown_waits_only_for_what_is_left_of_the_deadline(make_runtime):
-    with RiemannSink(mode="silent") as sink:
+    with RiemannSink(mode="silent", hello=True) as sink:
         runtime = make_runtime(sink.port, timeout=5)
         timed_noop(runtime)()
-        sink.wait_for(lambda evs: sink.frames == 1)  # a batch awaiting an answer
+        sink.wait_for(lambda evs: sink.frames == 2)  # the hello, then a batch awaiting an answer
         deadline = time.monotonic() + 0.5
         callers = [
             threading.Thread(target=runtime.sender.shutdown, kwargs={"deadline": deadline})

@@ -1,11 +1,15 @@
-"""How long to leave Riemann alone after a failed batch: doubling, capped."""
+"""How long to leave Riemann alone after a failure: doubling, capped.
+
+Events wait in the queue while Riemann is away; the cap bounds how long they
+wait after it is back, against a connection attempt every 2 s while it is not.
+"""
 
 from __future__ import annotations
 
 import time
 
 FIRST = 0.1
-MAX = 10.0
+MAX = 2.0  # an outage ends for us at most this long after it ends for Riemann
 
 
 class Backoff:

@@ -41,6 +41,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+# What a batch's failure costs, by kind, as the trouble line says it.
+CONSEQUENCES = {
+    "timeout": "unanswered events count as failed",
+    "lost": "those events count as failed and are never sent twice",
+    "": "those events count as failed",
+}
+
+
+def _kind(exc: Exception) -> str:
+    return exc.kind if isinstance(exc, DeliveryError) else "unreachable"
+
+
 # Holding the ledger's lock is a matter of microseconds (it is never held
 # across I/O); this only bounds the wait if a signal handler interrupted a
 # thread that held it.
@@ -112,6 +124,7 @@ class Sender:
         self._backoff = Backoff()
         self._troubles = Troubles(self.address)
         self._reported: dict[str, int] = {}
+        self._cleared = True  # the last report said all was well (or there was none)
         self._next_review = time.monotonic() + self._stats_interval
 
     # -- the application's side ------------------------------------------------
@@ -343,7 +356,9 @@ class Sender:
         while not self._closing and not self._backoff.waiting(time.monotonic()):
             if whole_batches_only and len(self._queue) < self._wake_at:
                 break
-            batch = self._take(self._batch_size)
+            if not (self._queue or self._reports) or self._open() is not None:
+                break
+            batch = self._take(len(self._queue))
             if batch is None:
                 break
             self._deliver(batch)
@@ -357,10 +372,12 @@ class Sender:
                 if time.monotonic() >= self._exit_deadline:
                     self._exit_cause = self._deadline_cause()
                     return
-                batch = self._take(min(self._batch_size, self._exit_mark - self._taken))
-                if batch is None:
-                    return
-                error = self._deliver(batch, self._exit_deadline)
+                error = self._open(self._exit_deadline)
+                if error is None:
+                    batch = self._take(self._exit_mark - self._taken)
+                    if batch is None:
+                        return
+                    error = self._deliver(batch, self._exit_deadline)
                 if error is not None:
                     self._exit_cause = self._exit_reason(error)
                     return
@@ -369,23 +386,56 @@ class Sender:
             if self._transport is not None:
                 self._transport.close()
 
-    def _take(self, count: int) -> Batch | None:
-        """The next batch: pending reports first, then up to `count` queue items."""
+    def _take(self, most: int) -> Batch | None:
+        """The next batch: pending reports first, then at most `most` queue items,
+        up to RIEMANN_BATCH_SIZE events (a call that raised keeps its two together)."""
         offset = time.time_ns() - time.perf_counter_ns()
         ledger, queue = self._ledger, self._queue
         with ledger.lock:
             if ledger.final is not None:
                 return None
             items, self._reports = self._reports, []
+            room = self._batch_size - len(items)
+            taken = 0
             popleft = queue.popleft
-            taken = min(len(queue), max(count, 0))
-            items.extend([popleft() for _ in range(taken)])
+            while taken < most and queue:
+                events = events_in(queue[0])
+                if events > room and (items or taken):
+                    break
+                items.append(popleft())
+                room -= events
+                taken += 1
             if not items:
                 return None
             batch = Batch(items, offset)
             ledger.taken += batch.size
             self._taken += taken
         return batch
+
+    def _open(self, deadline: float | None = None) -> Exception | None:
+        """Have the transport ready to write a batch; the failure if it is not.
+
+        A failure here costs no event: nothing was taken off the queue, and
+        what is queued waits for Riemann, within RIEMANN_QUEUE_SIZE.
+        """
+        try:
+            if self._transport is None:
+                self._transport = self._factory()
+            self._transport.open(deadline)
+        except Exception as exc:
+            if self._transport is not None:
+                self._transport.close()
+            self._backoff.failed()
+            if not self._closing:  # at exit, the exit line says it
+                self._troubles.failure(
+                    f"open-{_kind(exc)}",
+                    f"{self._problem(exc)}; the program runs on, events wait in the queue "
+                    f"(RIEMANN_QUEUE_SIZE={self._queue_size}) and are dropped past it until "
+                    "Riemann answers",
+                )
+            log.debug(f"cannot send to {self.address}: {describe(exc)}")
+            return exc
+        return None
 
     def _deliver(self, batch: Batch, deadline: float | None = None) -> Exception | None:
         """Send one batch and book its fate; the failure if it was not delivered."""
@@ -399,8 +449,9 @@ class Sender:
             self._backoff.succeeded()
             self._troubles.failure(
                 "rejected",
-                f"Riemann at {self.address} refused {batch.size} events: {exc}",
-                self.ledger,
+                f"Riemann at {self.address} refused {batch.size} events: {exc} (Riemann "
+                "stops at the first event a stream throws on: those before it were processed)",
+                rejected=batch.size,
             )
             return None
         except Exception as exc:
@@ -409,30 +460,28 @@ class Sender:
             if self._transport is not None:
                 self._transport.close()
             self._backoff.failed()
-            kind = exc.kind if isinstance(exc, DeliveryError) else "unreachable"
             if not self._closing:  # at exit, the exit line says it
-                self._troubles.failure(kind, self._trouble_line(kind, exc), self.ledger)
+                self._troubles.failure(
+                    _kind(exc),
+                    f"{self._problem(exc)}; {CONSEQUENCES.get(_kind(exc), CONSEQUENCES[''])}",
+                    failed=batch.size - delivered,
+                )
             log.debug(f"{batch.size} events not delivered to {self.address}: {describe(exc)}")
             return exc
         ledger.settle(acknowledged=batch.size - unsendable, dropped=unsendable)
         self._backoff.succeeded()
         return None
 
-    def _trouble_line(self, kind: str, exc: Exception) -> str:
+    def _problem(self, exc: Exception) -> str:
         at = f"Riemann at {self.address}"
+        kind = _kind(exc)
         if kind == "timeout":
-            return f"{at} did not answer in time ({exc}); unanswered events count as failed"
+            return f"{at} did not answer in time ({exc})"
         if kind == "lost":
-            return (
-                f"{at} closed the connection before answering ({exc}); those events count "
-                "as failed and are never sent twice"
-            )
+            return f"{at} closed the connection before answering ({exc})"
         if kind == "protocol":
-            return f"{at} does not answer in Riemann's protocol ({exc}); events count as failed"
-        return (
-            f"cannot send to {at} ({reason(exc)}); the program runs on, events wait in a "
-            f"queue of {self._queue_size} and are dropped past it until Riemann answers"
-        )
+            return f"{at} does not answer in Riemann's protocol ({exc})"
+        return f"cannot send to {at} ({reason(exc)})"
 
     def _deadline_cause(self) -> str:
         return (
@@ -443,10 +492,7 @@ class Sender:
     def _exit_reason(self, exc: Exception) -> str:
         if time.monotonic() >= self._exit_deadline:
             return self._deadline_cause()
-        kind = exc.kind if isinstance(exc, DeliveryError) else "unreachable"
-        if kind == "unreachable":
-            return f"cannot send to Riemann at {self.address} ({reason(exc)})"
-        return self._trouble_line(kind, exc).split("; ")[0]
+        return self._problem(exc)
 
     def _release_flushes(self) -> None:
         if self._flushes:
@@ -475,8 +521,12 @@ class Sender:
         counters = self.counters()
         deltas = {k: v - self._reported.get(k, 0) for k, v in counters.items()}
         self._reported = counters
-        if not any(deltas.values()) or self._stats_events is None:
+        quiet = not any(deltas.values())
+        # After a report of trouble, one all-clear (every count 0, state ok), so
+        # that Riemann's index does not show the trouble until the events expire.
+        if (quiet and self._cleared) or self._stats_events is None:
             return
+        self._cleared = quiet
         log.debug("since the last report: " + ", ".join(f"{k} {v}" for k, v in deltas.items()))
         events = self._stats_events(deltas)
         ledger = self._ledger

@@ -23,10 +23,15 @@ from .batch import Batch
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .tls import Tls
 
 # Riemann drops datagrams over its 16 KiB receive buffer, and fragmented ones
 # get lost on real networks: stay within a typical path MTU.
 MAX_DATAGRAM = 1400
+# UDP's pace, in datagrams: a burst that a 64 KiB receive buffer holds, then a
+# rate that a receiver reading in a loop keeps up with (benchmarks/faults.py).
+UDP_BURST = 16
+UDP_RATE = 2000.0
 # Riemann's acknowledgement is a few bytes, an ok=false a short message: a
 # peer announcing more speaks another protocol (an HTTP server's "HTTP" reads
 # as a 1.2 GB frame), and waiting for it would only grow a buffer.
@@ -92,6 +97,13 @@ class Transport:
 
     connects = 0
 
+    def open(self, deadline: float | None = None) -> None:
+        """Make sure a batch can be written: raise a `DeliveryError` if it cannot.
+
+        The sender takes a batch off its queue only after this succeeded, so an
+        outage leaves events queued instead of failing them.
+        """
+
     def send(self, batch: Batch, deadline: float | None = None) -> int:
         raise NotImplementedError
 
@@ -111,21 +123,59 @@ class TcpTransport(Transport):
     socket operation, so a peer that trickles bytes cannot stretch it.
     """
 
-    def __init__(self, host: str, port: int, timeout: float, ssl_context=None) -> None:
+    def __init__(self, host: str, port: int, timeout: float, tls: Tls | None = None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
-        self._ssl_context = ssl_context
+        self._tls = tls
         self._sock: socket.socket | None = None
         self._would_block: tuple[type[OSError], ...] = (BlockingIOError,)
-        if ssl_context is not None:
+        if tls is not None:
             import ssl
 
             self._would_block = (BlockingIOError, ssl.SSLWantReadError)
 
-    def send(self, batch: Batch, deadline: float | None = None) -> int:
-        payload = codec.frame(codec.encode_msg(batch.bodies()))
+    def _deadline(self, deadline: float | None) -> float:
         limit = time.monotonic() + self.timeout
-        deadline = limit if deadline is None else min(deadline, limit)
-        sock = self._connection(deadline)
+        return limit if deadline is None else min(deadline, limit)
+
+    def open(self, deadline: float | None = None) -> None:
+        """The open connection if the peer has not closed it, else a new one that
+        has answered a hello.
+
+        A connection that sat idle may have been closed by a restarted server:
+        finding that out by writing a batch to it would leave the batch's fate
+        unknown, so it is found out before. A new connection is proven by a round
+        trip that carries no event (`codec.HELLO`): a refused TLS certificate, a
+        peer that is not Riemann or never answers costs no events.
+        """
+        if self._sock is not None:
+            state = self._unread(self._sock)
+            if state == "quiet":
+                return
+            log.debug(f"idle connection to Riemann: {state}; opening a new one")
+            self.close()
+        deadline = self._deadline(deadline)
+        self._sock = self._connect(deadline)
+        self.connects += 1
+        try:
+            self._round_trip(codec.HELLO, deadline)
+        except Rejected:  # an answer in Riemann's protocol: the connection works
+            pass
+        except BaseException as exc:
+            self.close()
+            explained = self._tls.explain(exc.__cause__ or exc) if self._tls else None
+            if explained is not None:
+                raise Unreachable(explained) from None
+            raise
+
+    def send(self, batch: Batch, deadline: float | None = None) -> int:
+        if self._sock is None:
+            self.open(deadline)
+        self._round_trip(codec.frame(codec.encode_msg(batch.bodies())), self._deadline(deadline))
+        return 0
+
+    def _round_trip(self, payload: bytes, deadline: float) -> None:
+        """Write one frame, read its one answer; `Rejected` if it says ok=false."""
+        sock = self._sock
         try:
             self._send_all(sock, payload, deadline)
             reply = self._read_reply(sock, deadline)
@@ -142,24 +192,6 @@ class TcpTransport(Transport):
             raise ProtocolError("a reply without ok")
         if ok is False:
             raise Rejected(error or "no reason given")
-        return 0
-
-    def _connection(self, deadline: float) -> socket.socket:
-        """The open connection if the peer has not closed it, else a new one.
-
-        A connection that sat idle may have been closed by a restarted server:
-        finding that out by writing to it would leave the batch's fate unknown,
-        so it is found out before writing.
-        """
-        if self._sock is not None:
-            state = self._unread(self._sock)
-            if state != "quiet":
-                log.debug(f"idle connection to Riemann: {state}; opening a new one")
-                self.close()
-        if self._sock is None:
-            self._sock = self._connect(deadline)
-            self.connects += 1
-        return self._sock
 
     def _connect(self, deadline: float) -> socket.socket:
         try:
@@ -169,13 +201,19 @@ class TcpTransport(Transport):
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            if self._ssl_context is not None:
+            if self._tls is not None:
                 sock.settimeout(_left(deadline))
-                sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
+                sock = self._tls.wrap(sock)
         except BaseException as exc:
             sock.close()
-            if isinstance(exc, (OSError, DeliveryError)):
-                raise Unreachable(f"TLS handshake failed: {describe(exc)}") from None
+            if isinstance(exc, TimeoutError):
+                raise Unreachable(
+                    f"no TLS handshake within {self.timeout:g} s: is RIEMANN_PORT={self.port} "
+                    "Riemann's TLS port?"
+                ) from None
+            if isinstance(exc, OSError) and self._tls is not None:
+                explained = self._tls.explain(exc)
+                raise Unreachable(explained or f"TLS handshake failed: {describe(exc)}") from None
             raise
         return sock
 
@@ -203,7 +241,7 @@ class TcpTransport(Transport):
         except TimeoutError:
             raise NoAnswer(f"no answer within {self.timeout:g} s (still writing)") from None
         except OSError as exc:
-            raise ConnectionLost(describe(exc)) from None
+            raise ConnectionLost(describe(exc)) from exc
 
     def _read_reply(self, sock: socket.socket, deadline: float) -> bytes:
         """Exactly one reply frame, and nothing after it."""
@@ -230,7 +268,7 @@ class TcpTransport(Transport):
         except TimeoutError:
             raise NoAnswer(f"no answer within {self.timeout:g} s") from None
         except OSError as exc:
-            raise ConnectionLost(describe(exc)) from None
+            raise ConnectionLost(describe(exc)) from exc
         return bytes(data)
 
     def close(self) -> None:
@@ -251,45 +289,94 @@ def _left(deadline: float) -> float:
 
 
 class UdpTransport(Transport):
-    """One `Msg` per datagram, no reply; batches are split to fit a datagram."""
+    """One `Msg` per datagram, no reply; batches are split to fit a datagram.
 
-    def __init__(self, host: str, port: int, max_datagram: int = MAX_DATAGRAM) -> None:
+    Datagrams are paced: `burst` back to back, then `rate` a second. Nothing
+    tells a UDP sender that the receiver's buffer overflowed, and sent at once
+    a batch of 10,000 events is some 700 datagrams, where a JVM server's socket
+    buffer of 64 KiB holds a few dozen.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        max_datagram: int = MAX_DATAGRAM,
+        rate: float = UDP_RATE,
+        burst: int = UDP_BURST,
+    ) -> None:
         self.host, self.port, self.max_datagram = host, port, max_datagram
+        self.rate, self.burst = rate, burst
         self._sock: socket.socket | None = None
+        self._tokens = float(burst)  # datagrams that may go out now
+        self._refilled = time.monotonic()
 
-    def send(self, batch: Batch, deadline: float | None = None) -> int:
+    def open(self, deadline: float | None = None) -> None:
+        if self._sock is not None:
+            return
         try:
-            if self._sock is None:
-                family, kind, proto, _, address = unpatched.getaddrinfo(
-                    self.host, self.port, 0, socket.SOCK_DGRAM
-                )[0]
-                sock = unpatched.socket(family, kind, proto)
-                sock.connect(address)
-                self._sock = sock
-                self.connects += 1
+            family, kind, proto, _, address = unpatched.getaddrinfo(
+                self.host, self.port, 0, socket.SOCK_DGRAM
+            )[0]
+            sock = unpatched.socket(family, kind, proto)
+            sock.connect(address)
         except OSError as exc:
             raise Unreachable(describe(exc)) from None
-        datagram: list[bytes] = []
-        size = dropped = sent = 0
-        try:
-            for body in batch.bodies():
-                item = len(codec.event_prefix(len(body))) + len(body)
-                if item > self.max_datagram:
-                    dropped += 1
-                    log.debug(f"dropped an event of {item} bytes, too large for a datagram")
-                    continue
-                if size + item > self.max_datagram:
-                    self._sock.send(codec.encode_msg(datagram))
-                    sent += len(datagram)
-                    datagram, size = [], 0
-                datagram.append(body)
-                size += item
-            if datagram:
-                self._sock.send(codec.encode_msg(datagram))
-        except OSError as exc:
-            self.close()
-            raise Unreachable(describe(exc), delivered=sent) from None
+        self._sock = sock
+        self.connects += 1
+
+    def send(self, batch: Batch, deadline: float | None = None) -> int:
+        self.open(deadline)
+        datagrams, dropped = self._datagrams(batch.bodies())
+        sent = 0
+        for index, (payload, count) in enumerate(datagrams):
+            if not self._pace(deadline):
+                return dropped + sum(count for _, count in datagrams[index:])
+            try:
+                self._sock.send(payload)  # type: ignore[union-attr]
+            except OSError as exc:
+                self.close()
+                raise Unreachable(describe(exc), delivered=sent) from None
+            sent += count
         return dropped
+
+    def _datagrams(self, bodies: list[bytes]) -> tuple[list[tuple[bytes, int]], int]:
+        """The batch as (datagram, events in it), and the events too large for one."""
+        out: list[tuple[bytes, int]] = []
+        datagram: list[bytes] = []
+        size = dropped = 0
+        for body in bodies:
+            item = len(codec.event_prefix(len(body))) + len(body)
+            if item > self.max_datagram:
+                dropped += 1
+                log.debug(f"dropped an event of {item} bytes, too large for a datagram")
+                continue
+            if size + item > self.max_datagram:
+                out.append((codec.encode_msg(datagram), len(datagram)))
+                datagram, size = [], 0
+            datagram.append(body)
+            size += item
+        if datagram:
+            out.append((codec.encode_msg(datagram), len(datagram)))
+        return out, dropped
+
+    def _pace(self, deadline: float | None) -> bool:
+        """Wait for the next datagram's turn; False if it comes after `deadline`."""
+        if not self.rate:
+            return True
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.rate)
+        self._refilled = now
+        if self._tokens < 1:
+            # Half a burst at a time: one sleep per datagram would cost a system call each.
+            wait = (max(self.burst / 2, 1) - self._tokens) / self.rate
+            if deadline is not None and now + wait > deadline:
+                return False
+            unpatched.sleep(wait)
+            self._tokens += wait * self.rate
+            self._refilled = now + wait
+        self._tokens -= 1
+        return True
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -334,18 +421,14 @@ class ClientTransport(Transport):
             self.client.connection = None  # type: ignore[attr-defined]
 
 
-def tls_context(settings: Settings):
-    """Verifies the server; presents the client certificate Riemann demands."""
-    context = unpatched.ssl_context(cafile=settings.tls_ca_file)
-    if settings.tls_cert_file and settings.tls_key_file:
-        context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
-    return context
-
-
 def from_settings(settings: Settings) -> Transport:
     if settings.transport == "console":
         return ConsoleTransport()
     if settings.transport == "udp":
         return UdpTransport(settings.host, settings.port)
-    context = tls_context(settings) if settings.transport == "tls" else None
-    return TcpTransport(settings.host, settings.port, settings.timeout, context)
+    tls = None
+    if settings.transport == "tls":
+        from .tls import Tls
+
+        tls = Tls(settings)
+    return TcpTransport(settings.host, settings.port, settings.timeout, tls)

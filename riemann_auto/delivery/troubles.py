@@ -11,26 +11,27 @@ from __future__ import annotations
 
 from .. import log
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 
 class Troubles:
     def __init__(self, address: str) -> None:
         self.address = address
         self._kinds: set[str] = set()  # delivery troubles in the current outage
-        self._outage_start: dict[str, int] | None = None  # counts when it began
+        self._outage = False
+        self._outage_failed = self._outage_rejected = 0  # events, since the outage began
         self._new_failure = False
         self._acknowledged = 0  # at the last review
         self._drops_seen = 0
         self._drops_start: int | None = None  # drops when the queue first overflowed
         self._new_drops = False
 
-    def failure(self, kind: str, line: str, ledger: Callable[[], dict[str, int]]) -> None:
-        """A batch not acknowledged (or rejected); `line` is said if `kind` is new."""
-        if self._outage_start is None:
-            self._outage_start = ledger()
+    def failure(self, kind: str, line: str, failed: int = 0, rejected: int = 0) -> None:
+        """No connection, or a batch not acknowledged (`failed`) or refused
+        (`rejected`); `line` is said if `kind` is new to this outage."""
+        if not self._outage:
+            self._outage = True
+            self._outage_failed = self._outage_rejected = 0
+        self._outage_failed += failed
+        self._outage_rejected += rejected
         if kind not in self._kinds:
             self._kinds.add(kind)
             log.warn(line)
@@ -53,10 +54,8 @@ class Troubles:
         """Every stats interval: end the troubles that have stopped, with their counts."""
         acknowledged = counts["acknowledged"] > self._acknowledged
         self._acknowledged = counts["acknowledged"]
-        start = self._outage_start
-        if start is not None and not self._new_failure and acknowledged:
-            failed = counts["failed"] - start["failed"]
-            rejected = counts["rejected"] - start["rejected"]
+        if self._outage and not self._new_failure and acknowledged:
+            failed, rejected = self._outage_failed, self._outage_rejected
             if self._kinds == {"rejected"}:
                 log.warn(
                     f"Riemann at {self.address} accepts events again "
@@ -67,7 +66,7 @@ class Troubles:
                     f"Riemann at {self.address} answers again "
                     f"({failed:,} events failed, {rejected:,} rejected meanwhile)"
                 )
-            self._outage_start = None
+            self._outage = False
             self._kinds.clear()
         self._new_failure = False
         if self._drops_start is not None and not self._new_drops:
