@@ -71,23 +71,34 @@ BEHAVIOURS: dict[str, tuple[list[str] | None, dict[str, str]]] = {
 }
 
 
+def start(prefix: list[str], env: dict[str, str], program: str, seconds: float):
+    """A benchmark program, bare (no prefix) or through riemann-run."""
+    return subprocess.Popen(
+        [*prefix, PYTHON, "-c", program, str(seconds)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen) -> tuple[str, float, str]:
+    """(the line it printed before "done", seconds from "done" to its exit, its stderr)."""
+    line = proc.stdout.readline()
+    assert proc.stdout.readline() == "done\n"
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    return line, time.monotonic() - started, err
+
+
 def run_program(
     prefix: list[str], env: dict[str, str], seconds: float
 ) -> tuple[float, float, float]:
     """(iterations/s, p99 in us, seconds from the last output to the exit)."""
-    proc = subprocess.Popen(
-        [*prefix, PYTHON, "-c", PROGRAM, str(seconds)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    rate, p99 = (float(v) for v in proc.stdout.readline().split())
-    assert proc.stdout.readline() == "done\n"
-    started = time.monotonic()
-    proc.wait(60)
-    return rate, p99, time.monotonic() - started
+    line, exit_time, _ = finish(start(prefix, env, PROGRAM, seconds))
+    rate, p99 = (float(v) for v in line.split())
+    return rate, p99, exit_time
 
 
 def ca_file(folder: str) -> str:
@@ -165,28 +176,20 @@ def outage(kind: str, seconds: float, down: float) -> None:
     )
     results = {}
     for who, prefix in (("bare", []), ("ours", [RIEMANN_RUN])):
-        proc = subprocess.Popen(
-            [*prefix, PYTHON, "-c", OUTAGE_PROGRAM, str(seconds)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start(prefix, env, OUTAGE_PROGRAM, seconds)
         time.sleep((seconds - down) / 2)
         if kind == "refused":
             received += sink.close()
             time.sleep(down)
-            sink = SinkProcess("--mode", "ok", "--count-only", "--port", env["RIEMANN_PORT"])
+            sink = SinkProcess(
+                "--mode", "ok", "--count-only", "--port", env["RIEMANN_PORT"], quiet=True
+            )
         else:
             sink.pause()
             time.sleep(down)
             sink.resume()
-        made = int(proc.stdout.readline())
-        assert proc.stdout.readline() == "done\n"
-        started = time.monotonic()
-        _, err = proc.communicate(timeout=60)
-        results[who] = (made, time.monotonic() - started, err)
+        made, exit_time, err = finish(proc)
+        results[who] = (int(made), exit_time, err)
     received += sink.close()
     made, exit_ours, err = results["ours"]
     ledger = " ".join(line for line in err.splitlines() if "at exit" in line)
