@@ -34,24 +34,12 @@ from . import lifecycle, unpatched
 from .backoff import Backoff
 from .batch import Batch, events_in
 from .ledger import FATES, Ledger
-from .transports import DeliveryError, Rejected, Transport, describe, reason
+from .transports import DeliveryError, Rejected, Transport, describe
 from .troubles import Troubles
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-# What a batch's failure costs, by kind, as the trouble line says it.
-CONSEQUENCES = {
-    "timeout": "unanswered events count as failed",
-    "lost": "those events count as failed and are never sent twice",
-    "": "those events count as failed",
-}
-
-
-def _kind(exc: Exception) -> str:
-    return exc.kind if isinstance(exc, DeliveryError) else "unreachable"
-
 
 # Holding the ledger's lock is a matter of microseconds (it is never held
 # across I/O); this only bounds the wait if a signal handler interrupted a
@@ -427,12 +415,7 @@ class Sender:
                 self._transport.close()
             self._backoff.failed()
             if not self._closing:  # at exit, the exit line says it
-                self._troubles.failure(
-                    f"open-{_kind(exc)}",
-                    f"{self._problem(exc)}; the program runs on, events wait in the queue "
-                    f"(RIEMANN_QUEUE_SIZE={self._queue_size}) and are dropped past it until "
-                    "Riemann answers",
-                )
+                self._troubles.no_connection(exc, self._queue_size)
             log.debug(f"cannot send to {self.address}: {describe(exc)}")
             return exc
         return None
@@ -447,12 +430,7 @@ class Sender:
         except Rejected as exc:
             ledger.settle(rejected=batch.size)
             self._backoff.succeeded()
-            self._troubles.failure(
-                "rejected",
-                f"Riemann at {self.address} refused {batch.size} events: {exc} (Riemann "
-                "stops at the first event a stream throws on: those before it were processed)",
-                rejected=batch.size,
-            )
+            self._troubles.rejected(exc, batch.size)
             return None
         except Exception as exc:
             delivered = exc.delivered if isinstance(exc, DeliveryError) else 0
@@ -461,27 +439,12 @@ class Sender:
                 self._transport.close()
             self._backoff.failed()
             if not self._closing:  # at exit, the exit line says it
-                self._troubles.failure(
-                    _kind(exc),
-                    f"{self._problem(exc)}; {CONSEQUENCES.get(_kind(exc), CONSEQUENCES[''])}",
-                    failed=batch.size - delivered,
-                )
+                self._troubles.batch_failed(exc, batch.size - delivered)
             log.debug(f"{batch.size} events not delivered to {self.address}: {describe(exc)}")
             return exc
         ledger.settle(acknowledged=batch.size - unsendable, dropped=unsendable)
         self._backoff.succeeded()
         return None
-
-    def _problem(self, exc: Exception) -> str:
-        at = f"Riemann at {self.address}"
-        kind = _kind(exc)
-        if kind == "timeout":
-            return f"{at} did not answer in time ({exc})"
-        if kind == "lost":
-            return f"{at} closed the connection before answering ({exc})"
-        if kind == "protocol":
-            return f"{at} does not answer in Riemann's protocol ({exc})"
-        return f"cannot send to {at} ({reason(exc)})"
 
     def _deadline_cause(self) -> str:
         return (
@@ -492,7 +455,7 @@ class Sender:
     def _exit_reason(self, exc: Exception) -> str:
         if time.monotonic() >= self._exit_deadline:
             return self._deadline_cause()
-        return self._problem(exc)
+        return self._troubles.problem(exc)
 
     def _release_flushes(self) -> None:
         if self._flushes:

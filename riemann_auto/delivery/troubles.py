@@ -1,4 +1,5 @@
-"""Quiet reporting: one line per kind of trouble while it lasts, one when it ends.
+"""Quiet reporting: one line per kind of trouble while it lasts, one when it ends;
+and the words of those lines, in one place.
 
 An outage that flaps (a server that drops every third connection, one that
 answers slowly enough to fill the queue) would otherwise print a line per
@@ -10,6 +11,13 @@ for delivery troubles, at least one acknowledged batch.
 from __future__ import annotations
 
 from .. import log
+from .transports import DeliveryError, reason
+
+# What a written batch's failure costs, by kind, as the trouble line says it.
+CONSEQUENCES = {
+    "timeout": "unanswered events count as failed",
+    "lost": "those events count as failed and are never sent twice",
+}
 
 
 class Troubles:
@@ -23,6 +31,39 @@ class Troubles:
         self._drops_seen = 0
         self._drops_start: int | None = None  # drops when the queue first overflowed
         self._new_drops = False
+
+    def problem(self, exc: Exception) -> str:
+        """What went wrong, in words: the first half of a trouble line, or the exit's cause."""
+        at = f"Riemann at {self.address}"
+        kind = _kind(exc)
+        if kind == "timeout":
+            return f"{at} did not answer in time ({exc})"
+        if kind == "lost":
+            return f"{at} closed the connection before answering ({exc})"
+        if kind == "protocol":
+            return f"{at} does not answer in Riemann's protocol ({exc})"
+        return f"cannot send to {at} ({reason(exc)})"
+
+    def no_connection(self, exc: Exception, queue_size: int) -> None:
+        """No connection that answers: nothing was written, events wait."""
+        self.failure(
+            f"open-{_kind(exc)}",
+            f"{self.problem(exc)}; the program runs on, events wait in the queue "
+            f"(RIEMANN_QUEUE_SIZE={queue_size}) and are dropped past it until Riemann answers",
+        )
+
+    def batch_failed(self, exc: Exception, failed: int) -> None:
+        """A batch written and not acknowledged: its fate is unknown."""
+        consequence = CONSEQUENCES.get(_kind(exc), "those events count as failed")
+        self.failure(_kind(exc), f"{self.problem(exc)}; {consequence}", failed=failed)
+
+    def rejected(self, exc: Exception, rejected: int) -> None:
+        self.failure(
+            "rejected",
+            f"Riemann at {self.address} refused {rejected} events: {exc} (Riemann stops at "
+            "the first event a stream throws on: those before it were processed)",
+            rejected=rejected,
+        )
 
     def failure(self, kind: str, line: str, failed: int = 0, rejected: int = 0) -> None:
         """No connection, or a batch not acknowledged (`failed`) or refused
@@ -76,3 +117,7 @@ class Troubles:
             )
             self._drops_start = None
         self._new_drops = False
+
+
+def _kind(exc: Exception) -> str:
+    return exc.kind if isinstance(exc, DeliveryError) else "unreachable"
