@@ -556,3 +556,16 @@ def test_the_udp_test_receiver_loses_an_unpaced_burst():
             except AssertionError:
                 continue
     assert len([e for e in received if e["service"] != "end of burst"]) < 10_000
+
+
+def test_plain_tcp_to_a_tls_port_says_to_set_the_transport(tls):
+    with RiemannSink(ssl_context=tls.server()) as sink:
+        run = instrumented(sink.port)
+    assert_like_bare(run)
+    [ledger] = run.ledgers
+    assert ledger["produced"] == ledger["dropped"] == EVENTS
+    problem = (
+        rf"{AT} closed the connection before answering \(end of stream; if "
+        r"RIEMANN_PORT=\d+ is a TLS port, set RIEMANN_TRANSPORT=tls\)"
+    )
+    assert_lines(run, waiting(problem), at_least_one=True)

@@ -209,6 +209,23 @@ def test_after_a_report_of_trouble_one_all_clear_report(make_runtime):
         }
 
 
+def test_what_an_outage_cost_reaches_riemann_once_it_is_back(make_runtime):
+    """Reports due while Riemann is away are folded into one, not dropped."""
+    port = free_port()
+    runtime = make_runtime(port, queue_size=1, flush_interval=0.01, stats_interval=0.05)
+    op = timed_noop(runtime)
+    for _ in range(100):
+        op()
+    time.sleep(0.5)  # about ten reports fall due while nothing answers
+    with RiemannSink() as sink:
+        sink.port = port
+        sink.restart()
+        assert runtime.sender.flush(5)
+        dropped = runtime.sender.ledger()["dropped"]
+        assert dropped == 99  # the one queued call went out; no report was dropped
+        sink.wait_for(lambda evs: sum(e["metric"] for e in reports(evs)) == dropped)
+
+
 def reports(events: list[dict]) -> list[dict]:
     return [e for e in events if e["service"] == "riemann-auto dropped"]
 

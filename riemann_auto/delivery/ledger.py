@@ -3,7 +3,8 @@
     produced = acknowledged + dropped + failed + rejected + pending
 
 holds at every moment; at exit `pending` is 0. `produced` is counted where
-events come in (the queue, drops at the door, riemann-auto's own reports) and
+events come in (the queue, drops at the door, riemann-auto's own reports: one
+still queued when the next is due is withdrawn, the next carrying its counts) and
 the fates where they go out, so an event counted twice or not at all shows up
 as a broken identity, which the tests check.
 

@@ -113,6 +113,7 @@ class Sender:
         self._troubles = Troubles(self.address)
         self._reported: dict[str, int] = {}
         self._cleared = True  # the last report said all was well (or there was none)
+        self._queued_deltas: dict[str, int] = {}  # the counts of the report in `_reports`
         self._next_review = time.monotonic() + self._stats_interval
 
     # -- the application's side ------------------------------------------------
@@ -480,25 +481,33 @@ class Sender:
         self._report()
 
     def _report(self) -> None:
-        """riemann-auto's own events: what went wrong since the last report, if anything."""
+        """riemann-auto's own events: what went wrong since the last report, if anything.
+
+        A report still queued when the next is due (Riemann was away) is withdrawn,
+        not dropped: the newer report carries its counts too, so that what an outage
+        cost reaches Riemann's index once it is back.
+        """
         counters = self.counters()
         deltas = {k: v - self._reported.get(k, 0) for k, v in counters.items()}
         self._reported = counters
+        ledger = self._ledger
+        with ledger.lock:
+            stale, self._reports = self._reports, []
+            ledger.reports -= len(stale)
+        if stale:
+            deltas = {k: v + self._queued_deltas.get(k, 0) for k, v in deltas.items()}
         quiet = not any(deltas.values())
         # After a report of trouble, one all-clear (every count 0, state ok), so
         # that Riemann's index does not show the trouble until the events expire.
-        if (quiet and self._cleared) or self._stats_events is None:
+        if (quiet and self._cleared and not stale) or self._stats_events is None:
             return
         self._cleared = quiet
         log.debug("since the last report: " + ", ".join(f"{k} {v}" for k, v in deltas.items()))
         events = self._stats_events(deltas)
-        ledger = self._ledger
         with ledger.lock:
-            stale = len(self._reports)  # never sent: replaced by the newer counts
-            ledger.taken += stale
-            ledger.dropped += stale
             ledger.reports += len(events)
             self._reports = events
+            self._queued_deltas = deltas
 
     def after_fork_in_child(self) -> None:
         transport = self._transport

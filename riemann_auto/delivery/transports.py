@@ -160,11 +160,18 @@ class TcpTransport(Transport):
             self._round_trip(codec.HELLO, deadline)
         except Rejected:  # an answer in Riemann's protocol: the connection works
             pass
-        except BaseException as exc:
+        except ConnectionLost as exc:
             self.close()
             explained = self._tls.explain(exc.__cause__ or exc) if self._tls else None
             if explained is not None:
                 raise Unreachable(explained) from None
+            if self._tls is None:  # what Riemann's TLS port does with a plain hello
+                raise ConnectionLost(
+                    f"{exc}; if RIEMANN_PORT={self.port} is a TLS port, set RIEMANN_TRANSPORT=tls"
+                ) from None
+            raise
+        except BaseException:
+            self.close()
             raise
 
     def send(self, batch: Batch, deadline: float | None = None) -> int:
