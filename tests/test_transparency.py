@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 
+from riemann_auto.timing.monitoring import TESTED_VERSIONS
 from tests.conftest import APPS, BIN, PYTHON, riemann_env, riemann_run
 from tests.servers import Server, free_port
 
@@ -33,9 +34,9 @@ TARGETS = ",".join(
 # What a wrapper cannot hide (README, "How targets are timed"): its own frame,
 # its type, and the code object of the generator it hands back.
 WRAPPER_SHOWS = {"caller frame", "warning location", "type", "generator code"}
-if sys.version_info[:2] in ((3, 12), (3, 13)):
+if sys.version_info[:2] in TESTED_VERSIONS:
     # sys.monitoring times in place; 3.13 still wraps generators (see monitoring.py).
-    DIFFERS = {"generator code"} if sys.version_info >= (3, 13) else set()
+    DIFFERS = {"generator code"} if sys.version_info[:2] == (3, 13) else set()
 else:
     DIFFERS = WRAPPER_SHOWS
 
@@ -146,32 +147,3 @@ def test_green_threads_switching_inside_a_timed_call_each_get_their_own_time(sin
     times = sorted(event["metric"] for event in naps)
     for measured, expected in zip(times, (50, 100, 200), strict=True):
         assert expected <= measured < expected + 40, times
-
-
-def test_a_coverage_tool_measures_the_same_with_riemann_auto_timing(sink, tmp_path):
-    """coverage.py beside riemann-auto: on 3.12+ both use sys.monitoring, each its own tool id."""
-    env = bare_env()
-    if sys.version_info >= (3, 12):
-        env["COVERAGE_CORE"] = "sysmon"
-    reports = []
-    for run, extra in (("bare", {}), ("timed", {"RIEMANN_PORT": str(sink.port)})):
-        data = str(tmp_path / run)
-        coverage = [PYTHON, "-m", "coverage"]
-        command = [*coverage, "run", f"--data-file={data}", "--include=*/transparent.py"]
-        if extra:
-            command = [str(BIN / "riemann-run"), *command]
-            extra["RIEMANN_TARGETS"] = "transparent:square,transparent:Shape.area"
-        result = subprocess.run(
-            [*command, "cover_me.py"], env={**env, **extra}, cwd=APPS, capture_output=True,
-            text=True, timeout=60,
-        )  # fmt: skip
-        assert result.returncode == 0 and result.stderr == "", result.stderr
-        assert result.stdout == "9 4 [2, 1]\n"
-        report = subprocess.run(
-            [*coverage, "report", f"--data-file={data}", "--show-missing"],
-            env=env, cwd=APPS, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        reports.append(report.stdout)
-    assert reports[0] == reports[1] and "transparent.py" in reports[0]
-    sink.wait_for_count(1, service="transparent.square-time")
-    sink.wait_for_count(1, service="transparent.Shape.area-time")

@@ -15,8 +15,9 @@ Which functions can be timed this way (`can_monitor`), and why not the others:
   closure shares its code with its siblings, which would all be timed;
 - on 3.13, no generators or async generators: 3.13 closes one that is
   suspended outside any `try` without running its frame, so its end would
-  never be seen;
-- only on the Python versions this was tested on (3.12, 3.13), as ddtrace's
+  never be seen (3.12 runs the frame; 3.14 and 3.15 do whenever a tool
+  listens for PY_UNWIND, as riemann-auto does);
+- only on the Python versions this was tested on (3.12 to 3.15), as ddtrace's
   wrapping module refuses the ones it does not know.
 Those get a wrapper (`wrappers.py`) instead.
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from ..probe import Probe
 
-TESTED_VERSIONS = ((3, 12), (3, 13))
+TESTED_VERSIONS = ((3, 12), (3, 13), (3, 14), (3, 15))
 TOOL_IDS = (4, 3)
 TOOL_NAME = "riemann-auto"
 
@@ -57,7 +58,7 @@ def can_monitor(func: object) -> bool:
     code = func.__code__
     if code.co_qualname != func.__qualname__ or "<locals>" in code.co_qualname:
         return False
-    if sys.version_info >= (3, 13) and code.co_flags & (CO_GENERATOR | CO_ASYNC_GENERATOR):
+    if sys.version_info[:2] == (3, 13) and code.co_flags & (CO_GENERATOR | CO_ASYNC_GENERATOR):
         return False
     return code in _probes or _acquire_tool()
 
@@ -90,7 +91,11 @@ def _acquire_tool() -> bool:
         _unavailable = True
         from .. import log
 
-        log.debug("sys.monitoring tool ids 3 and 4 are taken; timing targets with wrappers")
+        holders = ", ".join(str(monitoring.get_tool(tool)) for tool in TOOL_IDS[::-1])
+        log.warn(
+            f"sys.monitoring's tool ids 3 and 4 are taken ({holders}): targets are timed "
+            "with wrappers, which a program can notice (README)"
+        )
         return False
     events = monitoring.events
     monitoring.register_callback(tool, events.PY_START, _on_start)
