@@ -78,6 +78,8 @@ class RiemannSink:
         # Datagrams as read, decoded when asked for: a UDP receiver must read fast,
         # as Riemann's does, or its buffer overflows while it decodes.
         self._datagrams: collections.deque[bytes] = collections.deque()
+        self.reading_udp = threading.Event()  # cleared: datagrams stay in the socket's buffer
+        self.reading_udp.set()
         self.malformed = 0
         self.connections = 0
         self._cond = threading.Condition()
@@ -280,6 +282,7 @@ class RiemannSink:
 
     def _udp_loop(self, sock: socket.socket) -> None:
         while self._running:
+            self.reading_udp.wait()
             try:
                 data = sock.recv(65536)
             except OSError:

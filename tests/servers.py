@@ -122,3 +122,22 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def wait_until(condition: Callable[[], bool], failure: str, timeout: float = 30) -> None:
+    """For a state no event announces: what the kernel says of a process."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
+
+
+def asleep(pid: int) -> bool:
+    """The process's main thread is blocked in `time.sleep` (the kernel function it waits in).
+
+    A signal sent before that, while the thread waits for the GIL on its way into the
+    sleep, is handled only when the sleep ends (CPython checks for signals after a
+    built-in call, not before): tests that signal a sleeping program wait for this.
+    """
+    with open(f"/proc/{pid}/wchan") as wchan:
+        return "nanosleep" in wchan.read()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPS, PYTHON, ROOT, riemann_env, riemann_popen, riemann_run
+from tests.servers import asleep, wait_until
 
 QUERY = "from shop.db import query; query('q', limit=1)"
 
@@ -28,6 +29,7 @@ def test_signals_reach_the_program(sink):
     code = "import time; print('ready', flush=True); time.sleep(60)"
     proc = riemann_popen(PYTHON, "-c", code, env=riemann_env(sink.port))
     assert proc.stdout.readline() == "ready\n"
+    wait_until(lambda: asleep(proc.pid), "the program did not go to sleep")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGINT and "KeyboardInterrupt" in err

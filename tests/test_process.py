@@ -9,6 +9,7 @@ import socket
 
 from tests.conftest import PYTHON, riemann_env, riemann_popen, riemann_run
 from tests.riemann_sink import RiemannSink
+from tests.servers import asleep, wait_until
 
 QUERY = "from shop.db import query; query('q', limit=1)"
 
@@ -33,6 +34,7 @@ def test_sigterm_flushes_then_terminates_as_it_would_have(sink):
     code = f"{QUERY}; import time; print('ready', flush=True); time.sleep(60)"
     proc = riemann_popen(PYTHON, "-c", code, env=env)
     assert proc.stdout.readline() == "ready\n"
+    wait_until(lambda: asleep(proc.pid), "the program did not go to sleep")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == -signal.SIGTERM
     sink.wait_for_count(1, service="shop.db.query-time")
@@ -49,6 +51,7 @@ def test_a_program_with_its_own_sigterm_handler_keeps_it(sink):
     )
     proc = riemann_popen(PYTHON, "-c", code, env=env)
     assert proc.stdout.readline() == "ready\n"
+    wait_until(lambda: asleep(proc.pid), "the program did not go to sleep")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 7
     sink.wait_for_count(1, service="shop.db.query-time")
@@ -150,6 +153,7 @@ def test_sigterm_flushes_when_the_first_call_was_on_another_thread(sink):
     )
     proc = riemann_popen(PYTHON, "-c", code, env=env)
     assert proc.stdout.readline() == "ready\n"
+    wait_until(lambda: asleep(proc.pid), "the program did not go to sleep")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == -signal.SIGTERM
     sink.wait_for_count(1, service="shop.db.query-time")

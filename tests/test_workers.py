@@ -13,14 +13,13 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, RIEMANN_RUN, riemann_env, riemann_run
 from tests.riemann_sink import RiemannSink
-from tests.servers import free_port, until_every_worker_answered
+from tests.servers import free_port, until_every_worker_answered, wait_until
 
 TARGET = "worker_jobs.work-time"
 
@@ -361,13 +360,6 @@ def parent_death_reached(pid: int) -> bool:
     """The stopped process was killed, or has a SIGTERM waiting."""
     state, pending = process_state(pid)
     return state in "ZX" or bool(pending & 1 << (signal.SIGTERM - 1))
-
-
-def wait_until(condition: Callable[[], bool], failure: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.02)
 
 
 def test_a_celery_task_named_as_target_is_refused_alike_by_check_and_runtime(tmp_path):
