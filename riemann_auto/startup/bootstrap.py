@@ -51,6 +51,13 @@ def _bootstrap(discover_now: bool) -> None:
     settings = in_effect()
     if not settings.enabled:
         return
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        # The sender's queue and the ledger's counters rely on the GIL: untested without it.
+        log.warn(
+            "free-threaded Python (GIL disabled) is not supported yet: the program runs "
+            "uninstrumented"
+        )
+        return
     # Python processes the program starts get instrumented too.
     os.environ["PYTHONPATH"] = with_hook_on_pythonpath(os.environ.get("PYTHONPATH"))
     # SIGTERM flushes, whichever thread makes the first call, and a server that
