@@ -1,14 +1,19 @@
 """Probes: what a timed thing is called, and how its raw timings become events.
 
-The application's thread records `(probe, duration_ns, end_ns, error, extra)`
-tuples; on the sender's thread a `Batch` has each rendered by its probe, as
-encoded bodies (`encode_into`) or as events (`to_events`).
+The application's thread records one tuple per timed call, a record; on the
+sender's thread a `Batch` has each rendered by its probe, as encoded bodies
+(`encode_into`) or as events (`to_events`).
 """
 
 from __future__ import annotations
 
 from .codec import encode_event, encode_static, encode_timed
 from .event import Event
+
+# A record: `(probe, duration_ns, end_ns, error, extra)`, read by these indexes.
+# `error` is `describe(exc)` or None; `extra` a tuple of attribute pairs or None.
+# A plain tuple, built where the call ends: a class would cost on every call.
+PROBE, DURATION_NS, END_NS, ERROR, EXTRA = range(5)
 
 # Distinct `extra` attribute sets remembered per probe (Flask: methods x statuses).
 MAX_TEMPLATES = 64
@@ -94,7 +99,7 @@ class Probe:
         The common case (no exception) is the hot path of the sender thread:
         the cached static part plus time and metric.
         """
-        _, duration_ns, end_ns, error, extra = item
+        _, duration_ns, end_ns, error, extra = item  # one unpacking: PROBE to EXTRA
         if error is None:
             template = self._template(extra)
             micros = (end_ns + wall_offset_ns) // 1000
@@ -105,10 +110,10 @@ class Probe:
             out.extend([encode_event(event) for event in events])
 
     def to_events(self, item: tuple, wall_offset_ns: int, out: list[Event]) -> None:
-        _, duration_ns, end_ns, error, extra = item
-        micros = (end_ns + wall_offset_ns) // 1000
-        template = self._template(extra)
-        out.append(template.at(micros, duration_ns / 1e6))
+        micros = (item[END_NS] + wall_offset_ns) // 1000
+        template = self._template(item[EXTRA])
+        out.append(template.at(micros, item[DURATION_NS] / 1e6))
+        error = item[ERROR]
         if error is not None:
             kind, message = error
             defaults = self.defaults

@@ -2,18 +2,19 @@
 
 Wire transports ask for encoded event bodies, which for timed calls skip
 building `Event` objects altogether; the console and users' clients ask for
-events. Items are `Event`s or the tuples probes record.
+events. Items are `Event`s or records (see `probe.py`).
 """
 
 from __future__ import annotations
 
 from ..codec import encode_event
 from ..event import Event
+from ..probe import ERROR, PROBE
 
 
 def events_in(item: object) -> int:
     """Events an item makes: a recorded call that raised makes two, anything else one."""
-    return 2 if type(item) is tuple and item[3] is not None else 1
+    return 2 if type(item) is tuple and item[ERROR] is not None else 1
 
 
 class Batch:
@@ -28,7 +29,7 @@ class Batch:
         out: list[Event] = []
         for item in self.items:
             if type(item) is tuple:
-                item[0].to_events(item, self.wall_offset_ns, out)
+                item[PROBE].to_events(item, self.wall_offset_ns, out)
             else:
                 out.append(item)
         return out
@@ -38,7 +39,7 @@ class Batch:
         offset = self.wall_offset_ns
         for item in self.items:
             if type(item) is tuple:
-                item[0].encode_into(item, offset, out)
+                item[PROBE].encode_into(item, offset, out)
             else:
                 out.append(encode_event(item))
         return out

@@ -1,13 +1,17 @@
 """Instrumentors: one per library, found through entry points.
 
 A package adds one by declaring, in the `riemann_auto.instrumentors` entry
-point group, a class like `Instrumentor` below. riemann-auto loads the class
-(its module must not import the library), waits for the library's module to
-be imported, then calls `instrument`, which checks the installed version
-against `supported` before patching anything.
+point group, a class like the built-in ones (flask.py is the model): its
+module must not import the library. riemann-auto loads the class, waits for
+the library's module to be imported, then calls `instrument`, which checks
+the installed version against `supported` before any of the subclass's code
+runs. The subclass's `_instrument` lists what it replaces, each through
+`_patch`; `uninstrument` puts it all back.
 """
 
 from __future__ import annotations
+
+from types import FunctionType
 
 from .. import log
 
@@ -20,17 +24,27 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "riemann_auto.instrumentors"
 
+_MISSING = object()
+
+# The replacements in place, by id, whoever made them: an attribute holding one
+# is not patched again (two instances of an instrumentor, a plugin loaded twice).
+# By id, not by a marker attribute or a set: a wrapt proxy forwards attributes,
+# equality and hashing to the function it wraps.
+_replacements: dict[int, object] = {}
+
 
 class Instrumentor:
     """Base class, in the manner of OpenTelemetry's BaseInstrumentor.
 
-    `instrument` and `uninstrument` do the bookkeeping every library needs
-    (once only, version check, failures contained in one line); a subclass
-    writes only `_instrument` and `_uninstrument`, each the other's inverse.
+    `instrument` and `uninstrument` do the bookkeeping every library needs:
+    once only, the version check, failures contained in one line, and the
+    undoing of every `_patch`. A subclass writes only `_instrument`.
     """
 
     #: what RIEMANN_DISABLED_INSTRUMENTATIONS calls it (the entry point's name too)
     name: str = ""
+    #: other names that disable it (Starlette's instrumentor serves FastAPI too)
+    aliases: frozenset[str] = frozenset()
     #: the module whose import triggers `instrument`
     module: str = ""
     #: the distribution whose version is checked
@@ -44,30 +58,84 @@ class Instrumentor:
         """Patch the library, once; False, said in one line, when it cannot be."""
         if self._instrumented:
             return True
+        self._undo: list[Callable[[], None]] = []
         reason = unsupported_reason(self)
         if reason is None:
             try:
                 self._instrument(runtime)
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+                self._undo_all()
         if reason is not None:
             log.warn(f"{self.name} left uninstrumented: {reason}")
             return False
         self._instrumented = True
-        log.debug(f"{self.name} instrumented")
+        if self._undo:
+            log.debug(f"{self.name} instrumented")
         return True
 
     def uninstrument(self) -> None:
-        """Undo `instrument`; nothing if it did not run."""
+        """Undo `instrument`: every replaced attribute back, last patched first."""
         if self._instrumented:
-            self._uninstrument()
+            self._undo_all()
             self._instrumented = False
+
+    def names(self) -> frozenset[str]:
+        """Every name RIEMANN_DISABLED_INSTRUMENTATIONS may give it, lower case."""
+        return frozenset(name.lower() for name in (self.name, *self.aliases))
 
     def _instrument(self, runtime: Runtime) -> None:
         raise NotImplementedError
 
-    def _uninstrument(self) -> None:
-        raise NotImplementedError
+    def _patch(self, owner: object, attribute: str, replacement: object) -> object:
+        """Put `replacement` at `owner.attribute`; returns what was there.
+
+        What was there is its own (`vars(owner)`): an inherited attribute is
+        shadowed, and uncovered again by `uninstrument`. An attribute that
+        already holds a replacement of riemann-auto's is left as it is, and
+        that replacement returned.
+        """
+        current = vars(owner).get(attribute, _MISSING)
+        if _replacements.get(id(current)) is current:
+            return current
+        original = current if current is not _MISSING else getattr(owner, attribute, None)
+        setattr(owner, attribute, replacement)
+        _replacements[id(replacement)] = replacement
+
+        def undo() -> None:
+            _replacements.pop(id(replacement), None)
+            if current is _MISSING:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, current)
+
+        self._undo.append(undo)
+        return original
+
+    def _on_uninstrument(self, undo: Callable[[], None]) -> None:
+        """Have `uninstrument` also call `undo` (for what is not an attribute)."""
+        self._undo.append(undo)
+
+    def _undo_all(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+def as_function(method: object) -> Callable:
+    """`method`, a class attribute, callable as `method(instance, *args)`.
+
+    A replacement calls what it replaced that way. A plain function is
+    that already; anything else (another tool's wrapt wrapper, a
+    functools.partialmethod) is bound first, as reading it from the
+    instance would have done.
+    """
+    if type(method) is FunctionType:  # not isinstance: a wrapt proxy passes that
+        return method
+
+    def call(instance, *args, **kwargs):
+        return method.__get__(instance, type(instance))(*args, **kwargs)
+
+    return call
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -119,6 +187,8 @@ def discover(disabled: frozenset[str]) -> list[Instrumentor]:
             continue
         if not instrumentor.name:
             instrumentor.name = entry_point.name
+        if instrumentor.names() & disabled:
+            continue
         found.append(instrumentor)
     return found
 
@@ -128,8 +198,6 @@ def install(
 ) -> None:
     """Activate each discovered instrumentor when its library is imported."""
     for instrumentor in discover(disabled):
-        if instrumentor.name.lower() in disabled:
-            continue
         watcher.when_imported(
             instrumentor.module,
             lambda module, instrumentor=instrumentor: instrumentor.instrument(runtime()),

@@ -5,7 +5,7 @@ Celery announces each task execution in the worker, whatever the pool
 function runs and `task_postrun` right after, with the final state, once the
 result is stored. Between them `task_failure` carries the exception of a task
 that failed. So the signals are the hook, as OpenTelemetry's Celery
-instrumentation uses them, and `_uninstrument` disconnects exactly what
+instrumentation uses them, and `uninstrument` disconnects exactly what
 `_instrument` connected. Nothing is wrapped, so a task object stays what the
 program made.
 
@@ -38,25 +38,17 @@ class CeleryInstrumentor(Instrumentor):
     distribution = "celery"
     supported = ((5, 3), (6,))
 
-    def __init__(self) -> None:
-        self._handlers: list[tuple[object, object]] = []
-
     def _instrument(self, runtime: Runtime) -> None:
         from celery import signals
 
         tasks = _TaskTimer(runtime)
-        self._handlers = [
+        for signal, handler in (
             (signals.task_prerun, tasks.started),
             (signals.task_failure, tasks.failed),
             (signals.task_postrun, tasks.finished),
-        ]
-        for signal, handler in self._handlers:
+        ):
             signal.connect(handler, weak=False)
-
-    def _uninstrument(self) -> None:
-        for signal, handler in self._handlers:
-            signal.disconnect(handler)
-        self._handlers = []
+            self._on_uninstrument(lambda signal=signal, handler=handler: signal.disconnect(handler))
 
 
 class _TaskTimer:

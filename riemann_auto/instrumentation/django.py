@@ -41,6 +41,7 @@ closes it. This module must not import django at import time.
 
 from __future__ import annotations
 
+import functools
 import sys
 from time import perf_counter_ns
 
@@ -48,7 +49,7 @@ from .. import log
 from ..event import bounded_description
 from ..timing import Timer
 from ..timing.errors import describe
-from . import Instrumentor
+from . import Instrumentor, as_function
 from .http import http_attributes, is_error_status, timed_body
 
 TYPE_CHECKING = False
@@ -72,25 +73,11 @@ class DjangoInstrumentor(Instrumentor):
     distribution = "django"
     supported = ((4, 2), (6, 2))
 
-    def __init__(self) -> None:
-        self._original = None
-
     def _instrument(self, runtime: Runtime) -> None:
-        import wrapt
-
         handler = sys.modules[HANDLER_MODULE].BaseHandler
+        timer = _ViewTimer(runtime)
         original = handler.__dict__["make_view_atomic"]
-        if getattr(original, "_self_riemann_auto", False):  # another instance's work
-            return
-        self._original = original
-        wrapper = wrapt.FunctionWrapper(original, _make_view_atomic_wrapper(runtime))
-        wrapper._self_riemann_auto = True
-        handler.make_view_atomic = wrapper
-
-    def _uninstrument(self) -> None:
-        if self._original is not None:
-            sys.modules[HANDLER_MODULE].BaseHandler.make_view_atomic = self._original
-            self._original = None
+        self._patch(handler, "make_view_atomic", timer.wrap(original))
 
 
 def view_path(func: object) -> str:
@@ -118,25 +105,56 @@ def _answer_statuses() -> tuple[tuple[type, int], ...]:
     )
 
 
-def _make_view_atomic_wrapper(runtime: Runtime):
-    iscoroutinefunction = sys.modules[HANDLER_MODULE].iscoroutinefunction
-    answers = _answer_statuses()
-    excluded = runtime.settings.django_excluded_routes
-    probes: dict[tuple[str, str], Probe | None] = {}
+class _ViewTimer:
+    """Times each view that `make_view_atomic` hands back, one probe per route."""
 
-    def probe_for(match) -> Probe | None:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._iscoroutinefunction = sys.modules[HANDLER_MODULE].iscoroutinefunction
+        self._answers = _answer_statuses()
+        self._excluded = runtime.settings.django_excluded_routes
+        self._probes: dict[tuple[str, str], Probe | None] = {}
+        # The timed callable of each URLconf view, made once; not for a view
+        # that ATOMIC_REQUESTS wraps anew on every request.
+        self._timed_views: dict[object, object] = {}
+
+    def wrap(self, method):
+        original = as_function(method)
+        timed_views = self._timed_views
+        iscoroutinefunction = self._iscoroutinefunction
+        timed_sync, timed_async = self._timed_sync, self._timed_async
+
+        @functools.wraps(method)
+        def make_view_atomic(handler, *args, **kwargs):
+            view = original(handler, *args, **kwargs)
+            try:
+                return timed_views[view]
+            except (KeyError, TypeError):  # not made yet; an unhashable callable
+                pass
+            timed = timed_async(view) if iscoroutinefunction(view) else timed_sync(view)
+            if args and args[0] is view and len(timed_views) < MAX_PROBES:
+                try:
+                    timed_views[view] = timed
+                except TypeError:
+                    pass
+            return timed
+
+        return make_view_atomic
+
+    def _probe_for(self, match) -> Probe | None:
         route, view_name = match.route, match.view_name
         key = (route, view_name)
+        probes = self._probes
         try:
             return probes[key]
         except KeyError:
             pass
         try:
-            if route in excluded or f"/{route}" in excluded:
+            if route in self._excluded or f"/{route}" in self._excluded:
                 probe = None
             else:
                 name = view_name if match.url_name else view_path(match.func)
-                probe = runtime.probe(name, (("http.route", str(route)),))
+                probe = self._runtime.probe(name, (("http.route", str(route)),))
         except Exception as exc:  # a URLconf riemann-auto cannot read: left untimed
             log.warn(f"django: route {route!r} left untimed: {exc!r}")
             probe = None
@@ -144,20 +162,56 @@ def _make_view_atomic_wrapper(runtime: Runtime):
             probes[key] = probe
         return probe
 
-    def failed(probe: Probe, start: int, method: str, exc: BaseException) -> None:
+    def _timed_sync(self, view):
+        probe_for, failed, answered = self._probe_for, self._failed, self._answered
+
+        def timed_view(request, *args, **kwargs):
+            match = request.resolver_match
+            probe = None if match is None else probe_for(match)
+            if probe is None:
+                return view(request, *args, **kwargs)
+            start = perf_counter_ns()
+            try:
+                response = view(request, *args, **kwargs)
+            except BaseException as exc:
+                failed(probe, start, request.method, exc)
+                raise
+            return answered(probe, start, request.method, response)
+
+        return timed_view
+
+    def _timed_async(self, view):
+        probe_for, failed, answered = self._probe_for, self._failed, self._answered
+
+        async def timed_view(request, *args, **kwargs):
+            match = request.resolver_match
+            probe = None if match is None else probe_for(match)
+            if probe is None:
+                return await view(request, *args, **kwargs)
+            start = perf_counter_ns()
+            try:
+                response = await view(request, *args, **kwargs)
+            except BaseException as exc:
+                failed(probe, start, request.method, exc)
+                raise
+            return answered(probe, start, request.method, response)
+
+        return timed_view
+
+    def _failed(self, probe: Probe, start: int, method: str, exc: BaseException) -> None:
         end = perf_counter_ns()
         if not isinstance(exc, Exception):  # KeyboardInterrupt, a cancelled task
             probe.record((probe, end - start, end, None, http_attributes(method, 500)))
             return
         status = 500
-        for kind, answer in answers:
+        for kind, answer in self._answers:
             if isinstance(exc, kind):
                 status = answer
                 break
         error = describe(exc) if is_error_status(status) else None
         probe.record((probe, end - start, end, error, http_attributes(method, status)))
 
-    def answered(probe: Probe, start: int, method: str, response):
+    def _answered(self, probe: Probe, start: int, method: str, response):
         """Records the view's response, or wraps its streamed body to record it later."""
         end = perf_counter_ns()
         status = getattr(response, "status_code", None)
@@ -181,58 +235,6 @@ def _make_view_atomic_wrapper(runtime: Runtime):
         except Exception as exc:  # a streaming response of its own kind: left as it is
             log.warn(f"django: a {type(response).__name__} body left untimed: {exc!r}")
         return response
-
-    def timed_sync(view):
-        def timed_view(request, *args, **kwargs):
-            match = request.resolver_match
-            probe = None if match is None else probe_for(match)
-            if probe is None:
-                return view(request, *args, **kwargs)
-            start = perf_counter_ns()
-            try:
-                response = view(request, *args, **kwargs)
-            except BaseException as exc:
-                failed(probe, start, request.method, exc)
-                raise
-            return answered(probe, start, request.method, response)
-
-        return timed_view
-
-    def timed_async(view):
-        async def timed_view(request, *args, **kwargs):
-            match = request.resolver_match
-            probe = None if match is None else probe_for(match)
-            if probe is None:
-                return await view(request, *args, **kwargs)
-            start = perf_counter_ns()
-            try:
-                response = await view(request, *args, **kwargs)
-            except BaseException as exc:
-                failed(probe, start, request.method, exc)
-                raise
-            return answered(probe, start, request.method, response)
-
-        return timed_view
-
-    # The timed callable of each URLconf view, made once; not for a view that
-    # ATOMIC_REQUESTS wraps anew on every request.
-    timed_views: dict[object, object] = {}
-
-    def make_view_atomic(wrapped, instance, args, kwargs):
-        view = wrapped(*args, **kwargs)
-        try:
-            return timed_views[view]
-        except (KeyError, TypeError):  # not made yet; an unhashable callable
-            pass
-        timed = timed_async(view) if iscoroutinefunction(view) else timed_sync(view)
-        if args and args[0] is view and len(timed_views) < MAX_PROBES:
-            try:
-                timed_views[view] = timed
-            except TypeError:
-                pass
-        return timed
-
-    return make_view_atomic
 
 
 def _error_response(response, status: int) -> tuple[str, str]:

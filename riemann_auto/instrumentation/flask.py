@@ -11,11 +11,12 @@ are exhausted or closed. This module must not import flask at import time.
 
 from __future__ import annotations
 
+import functools
 from time import perf_counter_ns
 
 from ..probe import Probe
 from ..timing.errors import describe
-from . import Instrumentor
+from . import Instrumentor, as_function
 from .http import RouteProbes, http_attributes, is_error_status, timed_body
 
 TYPE_CHECKING = False
@@ -29,27 +30,12 @@ class FlaskInstrumentor(Instrumentor):
     distribution = "flask"
     supported = ((2, 3), (4,))
 
-    def __init__(self) -> None:
-        self._original = None
-
     def _instrument(self, runtime: Runtime) -> None:
         import flask
-        import wrapt
 
+        timer = _DispatchTimer(runtime, flask)
         original = flask.Flask.__dict__["dispatch_request"]
-        if getattr(original, "_self_riemann_auto", False):  # another instance's work
-            return
-        self._original = original
-        wrapper = wrapt.FunctionWrapper(original, _dispatch_wrapper(runtime, flask))
-        wrapper._self_riemann_auto = True
-        flask.Flask.dispatch_request = wrapper
-
-    def _uninstrument(self) -> None:
-        import flask
-
-        if self._original is not None:
-            flask.Flask.dispatch_request = self._original
-            self._original = None
+        self._patch(flask.Flask, "dispatch_request", timer.wrap(original))
 
 
 _PLAIN_BODIES = frozenset((dict, str, bytes, list))
@@ -94,61 +80,75 @@ def _request_context(flask_module):
     return _ProxiedContext(flask_module.request)
 
 
-def _dispatch_wrapper(runtime: Runtime, flask_module):
-    from werkzeug.exceptions import HTTPException
-    from werkzeug.wrappers import Response
+class _DispatchTimer:
+    """Times the view that `Flask.dispatch_request` calls, one probe per URL rule."""
 
-    get_context = _request_context(flask_module).get
-    excluded = runtime.settings.flask_excluded_routes
+    def __init__(self, runtime: Runtime, flask_module) -> None:
+        from werkzeug.exceptions import HTTPException
+        from werkzeug.wrappers import Response
 
-    def make_probe(rule) -> Probe | None:
-        if rule.rule in excluded:
-            return None
-        return runtime.probe(rule.endpoint, (("http.route", rule.rule),))
+        self._http_exception = HTTPException
+        self._response = Response
+        self._get_context = _request_context(flask_module).get
+        excluded = runtime.settings.flask_excluded_routes
 
-    probes = RouteProbes(make_probe)
+        def make_probe(rule) -> Probe | None:
+            if rule.rule in excluded:
+                return None
+            return runtime.probe(rule.endpoint, (("http.route", rule.rule),))
 
-    def dispatch(wrapped, instance, args, kwargs):
-        req = get_context().request
-        rule = req.url_rule
-        if rule is None or req.routing_exception is not None:
-            return wrapped(*args, **kwargs)
-        method = req.method
-        if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-            return wrapped(*args, **kwargs)
-        probe = probes.get(rule)
-        if probe is None:
-            return wrapped(*args, **kwargs)
-        record = probe.record
-        start = perf_counter_ns()
-        try:
-            rv = wrapped(*args, **kwargs)
-        except HTTPException as exc:
+        self._probes = RouteProbes(make_probe)
+
+    def wrap(self, method):
+        original = as_function(method)
+        get_context = self._get_context
+        probes = self._probes
+        http_exception = self._http_exception
+        response_type = self._response
+
+        @functools.wraps(method)
+        def dispatch_request(app, *args, **kwargs):
+            req = get_context().request
+            rule = req.url_rule
+            if rule is None or req.routing_exception is not None:
+                return original(app, *args, **kwargs)
+            method = req.method
+            if method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+                return original(app, *args, **kwargs)
+            probe = probes.get(rule)
+            if probe is None:
+                return original(app, *args, **kwargs)
+            record = probe.record
+            start = perf_counter_ns()
+            try:
+                rv = original(app, *args, **kwargs)
+            except http_exception as exc:
+                end = perf_counter_ns()
+                code = exc.code or 500
+                error = describe(exc) if is_error_status(code) else None
+                record((probe, end - start, end, error, http_attributes(method, code)))
+                raise
+            except Exception as exc:
+                end = perf_counter_ns()
+                record((probe, end - start, end, describe(exc), http_attributes(method, 500)))
+                raise
+            except BaseException:
+                end = perf_counter_ns()
+                record((probe, end - start, end, None, http_attributes(method, 500)))
+                raise
             end = perf_counter_ns()
-            code = exc.code or 500
-            error = describe(exc) if is_error_status(code) else None
-            record((probe, end - start, end, error, http_attributes(method, code)))
-            raise
-        except Exception as exc:
-            end = perf_counter_ns()
-            record((probe, end - start, end, describe(exc), http_attributes(method, 500)))
-            raise
-        except BaseException:
-            end = perf_counter_ns()
-            record((probe, end - start, end, None, http_attributes(method, 500)))
-            raise
-        end = perf_counter_ns()
-        if type(rv) in _PLAIN_BODIES:
-            record((probe, end - start, end, None, http_attributes(method, 200)))
-            return rv
-        extra = http_attributes(method, _status_of(rv))
-        streamed = _streamed_body(rv, Response)
-        if streamed is None:
-            record((probe, end - start, end, None, extra))
-            return rv
-        return _replace_body(rv, streamed, timed_body(streamed, probe, start, extra), Response)
+            if type(rv) in _PLAIN_BODIES:
+                record((probe, end - start, end, None, http_attributes(method, 200)))
+                return rv
+            extra = http_attributes(method, _status_of(rv))
+            streamed = _streamed_body(rv, response_type)
+            if streamed is None:
+                record((probe, end - start, end, None, extra))
+                return rv
+            timed = timed_body(streamed, probe, start, extra)
+            return _replace_body(rv, streamed, timed, response_type)
 
-    return dispatch
+        return dispatch_request
 
 
 def _streamed_body(rv: object, response_type: type):

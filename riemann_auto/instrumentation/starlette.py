@@ -43,7 +43,7 @@ import sys
 from time import perf_counter_ns
 
 from ..timing.errors import describe
-from . import Instrumentor
+from . import Instrumentor, as_function
 from .http import RouteProbes, http_attributes, is_error_status
 
 TYPE_CHECKING = False
@@ -58,53 +58,29 @@ _MOUNTED = "riemann_auto.mounted"
 
 class StarletteInstrumentor(Instrumentor):
     name = "starlette"
-    #: RIEMANN_DISABLED_INSTRUMENTATIONS may call it by either name
-    aliases = frozenset(("starlette", "fastapi"))
+    aliases = frozenset(("fastapi",))
     module = "starlette.routing"
     distribution = "starlette"
     supported = ((0, 29), (2,))
-
-    def __init__(self) -> None:
-        self._patched: list[tuple[type, str, object]] = []
 
     def _instrument(self, runtime: Runtime) -> None:
         from starlette import routing
         from starlette.exceptions import HTTPException
 
-        if self.aliases & runtime.settings.disabled_instrumentations:
-            return
-        if getattr(routing.Route.__dict__["handle"], "_riemann_auto", False):
-            return  # another instance's work
         timer = _RouteTimer(runtime, HTTPException)
-        self._patch(routing.Route, "handle", timer.wrap)
-        self._patch(routing.Mount, "handle", _noting_mount)
+        self._patch(routing.Route, "handle", timer.wrap(routing.Route.__dict__["handle"]))
+        self._patch(routing.Mount, "handle", _noting_mount(routing.Mount.__dict__["handle"]))
         for subclass in _subclasses(routing.Route):
             if "handle" in subclass.__dict__:
-                self._patch(subclass, "handle", timer.wrap)
-        patched = self._patched
+                self._patch(subclass, "handle", timer.wrap(subclass.__dict__["handle"]))
+        patch = self._patch
 
         def init_subclass(cls, **kwargs):
             super(routing.Route, cls).__init_subclass__(**kwargs)
             if "handle" in cls.__dict__:
-                original = cls.__dict__["handle"]
-                patched.append((cls, "handle", original))
-                cls.handle = timer.wrap(original)
+                patch(cls, "handle", timer.wrap(cls.__dict__["handle"]))
 
-        patched.append((routing.Route, "__init_subclass__", None))
-        routing.Route.__init_subclass__ = classmethod(init_subclass)
-
-    def _patch(self, owner: type, attribute: str, wrap) -> None:
-        original = owner.__dict__[attribute]
-        self._patched.append((owner, attribute, original))
-        setattr(owner, attribute, wrap(original))
-
-    def _uninstrument(self) -> None:
-        for owner, attribute, original in reversed(self._patched):
-            if original is None:
-                delattr(owner, attribute)
-            else:
-                setattr(owner, attribute, original)
-        self._patched = []
+        patch(routing.Route, "__init_subclass__", classmethod(init_subclass))
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -117,6 +93,7 @@ def _subclasses(cls: type) -> list[type]:
 
 def _noting_mount(original):
     """Mount.handle, noting in the scope the mounts' templates and names so far."""
+    call = as_function(original)
 
     async def handle(self, scope, receive, send):
         outer = scope.get(_MOUNTED)
@@ -126,14 +103,13 @@ def _noting_mount(original):
         else:
             scope[_MOUNTED] = (outer[0] + self.path, outer[1] + name)
         try:
-            await original(self, scope, receive, send)
+            await call(self, scope, receive, send)
         finally:
             if outer is None:
                 scope.pop(_MOUNTED, None)
             else:
                 scope[_MOUNTED] = outer
 
-    handle._riemann_auto = True
     handle.__wrapped__ = original
     return handle
 
@@ -194,17 +170,18 @@ class _RouteTimer:
         return describe(exc)
 
     def wrap(self, original):
+        call = as_function(original)
         probes = self._probes
         error_of = self.error_of
         http_exception = self._http_exception
 
         async def handle(self, scope, receive, send):
             if scope.get(_TIMING) is self or scope["type"] != "http":
-                return await original(self, scope, receive, send)
+                return await call(self, scope, receive, send)
             method = scope["method"]
             methods = self.methods
             if methods and method not in methods:  # a 405 answer, no endpoint runs
-                return await original(self, scope, receive, send)
+                return await call(self, scope, receive, send)
             mounted = scope.get(_MOUNTED)
             effective = _effective_path(scope, self) if "fastapi" in scope else None
             if mounted is None and effective is None:
@@ -212,7 +189,7 @@ class _RouteTimer:
             else:
                 probe = probes.get_at(self, (mounted, effective))
             if probe is None:
-                return await original(self, scope, receive, send)
+                return await call(self, scope, receive, send)
 
             status = 0
             error = None
@@ -241,7 +218,7 @@ class _RouteTimer:
             scope[_TIMING] = self
             start = perf_counter_ns()
             try:
-                await original(self, scope, receive, timed_send)
+                await call(self, scope, receive, timed_send)
             except Exception as exc:
                 now = perf_counter_ns()
                 if not status:  # nothing sent: the exception decides the status
@@ -263,6 +240,5 @@ class _RouteTimer:
             end = end or perf_counter_ns()
             record((probe, end - start, end, error, http_attributes(method, status or 500)))
 
-        handle._riemann_auto = True
         handle.__wrapped__ = original
         return handle

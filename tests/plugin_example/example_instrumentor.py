@@ -6,6 +6,7 @@ from riemann_auto.timing import code_attributes, timed
 
 class ExampleInstrumentor(Instrumentor):
     name = "example"
+    aliases = frozenset(("example_alias",))
     module = "example_lib"
     distribution = "riemann-auto-example-plugin"
     supported = ((1,), (2,))
@@ -13,14 +14,8 @@ class ExampleInstrumentor(Instrumentor):
     def _instrument(self, runtime) -> None:
         import example_lib
 
-        self._original = example_lib.greet
         probe = runtime.probe("example.greet", code_attributes(example_lib.greet))
-        example_lib.greet = timed(example_lib.greet, probe)
-
-    def _uninstrument(self) -> None:
-        import example_lib
-
-        example_lib.greet = self._original
+        self._patch(example_lib, "greet", timed(example_lib.greet, probe))
 
 
 class FutureOnlyInstrumentor(ExampleInstrumentor):
