@@ -48,6 +48,8 @@ def test_help_and_version():
     result = riemann_run("--help", env=env)
     assert result.returncode == 0 and "usage: riemann-run" in result.stdout
     assert "--check" in result.stdout
+    for timed in ("Flask", "Django", "Starlette", "FastAPI", "Celery", "RIEMANN_TARGETS"):
+        assert timed in result.stdout  # what is timed today, not "every Flask view"
     result = riemann_run("--version", env=env)
     assert result.returncode == 0 and result.stdout.startswith("riemann-run (riemann-auto) 0.")
     assert riemann_run(env=env).returncode == 2

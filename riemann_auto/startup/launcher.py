@@ -15,8 +15,9 @@ import sys
 USAGE = """\
 usage: riemann-run [--check | --version | --help] PROGRAM [ARGS...]
 
-Runs PROGRAM with riemann-auto: every Flask view and every RIEMANN_TARGETS
-function is timed, and exceptions are reported, as events sent to Riemann.
+Runs PROGRAM with riemann-auto: Flask and Django views, Starlette and FastAPI
+routes, Celery tasks and the functions named in RIEMANN_TARGETS are timed;
+each call, and each exception, is an event sent to Riemann.
 
   riemann-run gunicorn shop:app
   RIEMANN_TARGETS=shop.db:query riemann-run python -m shop
@@ -29,6 +30,7 @@ options:
 
 Settings are RIEMANN_* environment variables (RIEMANN_HOST, RIEMANN_PORT,
 RIEMANN_TRANSPORT, RIEMANN_TARGETS, ...); see the README for all of them.
+RIEMANN_TRANSPORT=console prints the events on stderr instead of sending them.
 """
 
 
