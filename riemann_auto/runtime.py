@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .delivery import lifecycle
+from . import lifecycle
 from .delivery.sender import Sender
 from .event import Event
 from .probe import EventDefaults, Probe

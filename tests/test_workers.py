@@ -179,7 +179,7 @@ def test_uwsgi_without_python_threads_says_so_once():
         "fake.opt = {}; fake.has_threads = 0\n"
         "fake.worker_id = lambda: 0\n"
         "sys.modules['uwsgi'] = fake\n"
-        "from riemann_auto.delivery import lifecycle\n"
+        "from riemann_auto import lifecycle\n"
         "from riemann_auto.delivery.sender import Sender\n"
         "for _ in range(3):\n"
         "    Sender(lambda: None)\n"
@@ -261,7 +261,7 @@ def bare_celery_stop(env: dict[str, str], options: list[str], folder: Path) -> f
     Measured a second time if the bare worker hung at exit: with --max-tasks-per-child
     Celery itself, bare, does now and then (1 run in 30 to 120 here), when billiard's
     supervisor thread ends and the kernel kills a child holding the pool's queue lock
-    (see riemann_auto/delivery/workers.py). The instrumented worker gets no second try.
+    (see riemann_auto/lifecycle/celery_pool.py). The instrumented worker gets no second try.
     """
 
     def stop_time(name: str) -> float:

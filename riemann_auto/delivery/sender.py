@@ -10,7 +10,7 @@ silent or garbled costs the application nothing but those events, and every
 event ends up in exactly one column of the ledger (see `ledger.py`). A batch is
 sent at most once: if its fate is unknown it counts as failed.
 
-At exit (see `lifecycle.py`) what was recorded before the exit began is
+At exit (see `lifecycle/`) what was recorded before the exit began is
 flushed within the exit deadline; what is left is counted and said in one
 line. After a fork the child starts over with an empty queue, its own thread,
 connection and ledger.
@@ -29,11 +29,12 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from .. import log
-from . import lifecycle, unpatched
+from .. import lifecycle, log
+from ..probe import ERROR
+from . import unpatched
 from .backoff import Backoff
 from .batch import Batch, events_in
-from .ledger import FATES, Ledger
+from .ledger import Ledger
 from .transports import DeliveryError, Rejected, Transport, describe
 from .troubles import Troubles
 
@@ -129,7 +130,7 @@ class Sender:
                 self._notify()
         else:
             self._drop()
-            if type(item) is tuple and item[3] is not None:
+            if type(item) is tuple and item[ERROR] is not None:
                 self._drop()  # a call that raised: its exception event too
 
     def flush(self, timeout: float) -> bool:
@@ -274,25 +275,9 @@ class Sender:
             if got:
                 self._ledger.lock.release()
         lost = self._lost(counts) - self._lost(before)
-        if lost:
-            causes = []
-            if stuck:
-                causes.append(self._deadline_cause())
-            elif self._exit_cause:
-                causes.append(self._exit_cause)
-            if late:
-                causes.append(f"{late:,} recorded after the exit began")
-            if not causes:
-                full = self._ledger.door_drops() > door_before
-                causes.append("the queue was full" if full else "the exit ended first")
-            what = f"{lost:,} event" + ("s" if lost != 1 else "")
-            log.warn(f"{what} not delivered at exit: {'; '.join(causes)}")
-        if counts["produced"]:
-            log.info(
-                f"at exit, {self.address}: produced {counts['produced']:,} = "
-                + " + ".join(f"{fate} {counts[fate]:,}" for fate in FATES)
-                + f" (riemann-auto's own reports: {counts['reports']:,})"
-            )
+        cause = self._deadline_cause() if stuck else self._exit_cause
+        full = self._ledger.door_drops() > door_before
+        self._troubles.at_exit(counts, lost, cause, late, queue_was_full=full)
 
     @staticmethod
     def _lost(counts: dict[str, int]) -> int:
@@ -448,10 +433,7 @@ class Sender:
         return None
 
     def _deadline_cause(self) -> str:
-        return (
-            f"Riemann at {self.address} did not answer within "
-            f"RIEMANN_SHUTDOWN_TIMEOUT={self._exit_allowed:g}s"
-        )
+        return self._troubles.deadline_passed(self._exit_allowed)
 
     def _exit_reason(self, exc: Exception) -> str:
         if time.monotonic() >= self._exit_deadline:
@@ -509,8 +491,21 @@ class Sender:
             self._reports = events
             self._queued_deltas = deltas
 
-    def after_fork_in_child(self) -> None:
+    # -- what lifecycle asks of a sender (besides `shutdown`) ---------------------
+
+    def after_fork_in_child(self, keep_queue: bool = False) -> None:
+        """Start over in a forked child: the parent's thread, connection and ledger
+        are not this process's. With `keep_queue`, what the parent queued is
+        delivered from here (uWSGI's first worker: its master never sends)."""
         transport = self._transport
+        kept = list(self._queue) if keep_queue else []
         self._reset()
         if transport is not None:
             transport.forget()
+        for item in kept:
+            self.record(item)
+
+    def queue_only(self) -> None:
+        """Never start the thread here: `record` only queues (uWSGI's master, which
+        forks its workers behind Python's back: see lifecycle/uwsgi.py)."""
+        self._running = True

@@ -11,6 +11,7 @@ for delivery troubles, at least one acknowledged batch.
 from __future__ import annotations
 
 from .. import log
+from .ledger import FATES
 from .transports import DeliveryError, reason
 
 # What a written batch's failure costs, by kind, as the trouble line says it.
@@ -43,6 +44,41 @@ class Troubles:
         if kind == "protocol":
             return f"{at} does not answer in Riemann's protocol ({exc})"
         return f"cannot send to {at} ({reason(exc)})"
+
+    def deadline_passed(self, allowed: float) -> str:
+        """The exit's cause when Riemann had not answered by the exit deadline."""
+        return (
+            f"Riemann at {self.address} did not answer within RIEMANN_SHUTDOWN_TIMEOUT={allowed:g}s"
+        )
+
+    def at_exit(
+        self,
+        counts: dict[str, int],
+        lost: int,
+        cause: str | None,
+        late: int,
+        *,
+        queue_was_full: bool,
+    ) -> None:
+        """The exit's lines: what was not delivered and why, then the final ledger.
+
+        `cause` is what stopped the exit flush, if anything did; `late` counts the
+        events recorded after the exit began, which it was never meant to send.
+        """
+        if lost:
+            causes = [cause] if cause else []
+            if late:
+                causes.append(f"{late:,} recorded after the exit began")
+            if not causes:
+                causes.append("the queue was full" if queue_was_full else "the exit ended first")
+            what = f"{lost:,} event" + ("s" if lost != 1 else "")
+            log.warn(f"{what} not delivered at exit: {'; '.join(causes)}")
+        if counts["produced"]:
+            log.info(
+                f"at exit, {self.address}: produced {counts['produced']:,} = "
+                + " + ".join(f"{fate} {counts[fate]:,}" for fate in FATES)
+                + f" (riemann-auto's own reports: {counts['reports']:,})"
+            )
 
     def no_connection(self, exc: Exception, queue_size: int) -> None:
         """No connection that answers: nothing was written, events wait."""

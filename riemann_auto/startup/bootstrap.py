@@ -63,7 +63,7 @@ def _bootstrap(discover_now: bool) -> None:
     # SIGTERM flushes, whichever thread makes the first call, and a server that
     # keeps the handler it found and puts it back on its way out (uvicorn's
     # workers) finds ours: so ours goes in before the program's code runs.
-    from ..delivery import lifecycle
+    from .. import lifecycle
 
     lifecycle.install_sigterm_handler()
 
@@ -72,7 +72,7 @@ def _bootstrap(discover_now: bool) -> None:
     hooks = watcher()
     if "--multiprocessing-fork" in sys.argv:
         # A spawned child that loads multiprocessing.pool (to unpickle its target)
-        # is a pool worker: `terminate()` must kill it at once (see lifecycle.py).
+        # is a pool worker: `terminate()` must kill it at once (see lifecycle/).
         hooks.when_imported("multiprocessing.pool", lambda _: lifecycle.leave_sigterm_default())
     if settings.targets:
         from . import targets

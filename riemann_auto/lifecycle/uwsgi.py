@@ -1,4 +1,4 @@
-"""Servers whose processes start or end behind Python's back: uWSGI, Celery's prefork pool.
+"""uWSGI: it forks its workers, and ends them, behind Python's back.
 
 uWSGI forks its workers with the C library's `fork`, not `os.fork`, so
 `os.register_at_fork` never runs in them; and it forks while any other
@@ -15,22 +15,6 @@ uWSGI older than 2.0.30 runs without Python threads unless started with
 --enable-threads (or --threads): the sender's thread then runs only while a
 request runs, and at the worker's exit. riemann-auto says so in one line.
 
-Celery's prefork children (billiard) leave through `os._exit` with no atexit
-and no finalizer; the last thing they run is Celery's
-`worker_process_shutdown` signal, which runs the exit flush. Celery also asks
-the kernel to SIGKILL each child when its parent dies (`PR_SET_PDEATHSIG`),
-and Linux means the parent *thread*. With a broker Celery polls (kombu's
-filesystem or SQL transports: no event loop), the children billiard forks to
-replace recycled ones (--max-tasks-per-child) come from its supervisor thread,
-which ends as a warm shutdown closes the pool, before or after the children
-have read their order to stop: those it outruns are killed, with the events
-they hold (bare, nothing is lost, but a child killed while it holds the pool's
-queue lock hangs the worker at exit). So between tasks that signal is SIGTERM,
-which billiard's handler turns into a clean exit (through `finally` blocks,
-the lock's included, and `worker_process_shutdown`): the child leaves as when
-told to stop. While a task runs it is Celery's SIGKILL, as bare; while the
-exit flush runs, none.
-
 A uWSGI worker ended by SIGINT or SIGTERM (`--die-on-term`: the master's
 SIGTERM sends SIGINT to every worker) leaves through `exit()` from uWSGI's
 C signal handler, and uWSGI runs Python's atexit (its `Py_Finalize`) only if
@@ -44,7 +28,7 @@ thread, which is when uWSGI itself would have run Python's atexit had the
 worker not been busy: a worker stopped in the middle of a request's Python
 code leaves as uWSGI decides, without.
 
-Nothing here imports uwsgi or celery: it asks `sys.modules` for them.
+Nothing here imports uwsgi: it asks `sys.modules` for it.
 """
 
 from __future__ import annotations
@@ -60,15 +44,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-_uwsgi_prepared = False
-_celery_connected = False
+_prepared = False
 # The C callables exit() will call, kept alive: a process forked from a worker
 # inherits its parent's destructors along with its own.
 _exit_hooks: list = []
 _exit_hook_pid = 0
 
 
-def uwsgi() -> ModuleType | None:
+def embedded() -> ModuleType | None:
     """uWSGI's embedded module, when this process runs inside uWSGI."""
     module = sys.modules.get("uwsgi")
     if module is None or not hasattr(module, "worker_id") or not hasattr(module, "opt"):
@@ -76,9 +59,9 @@ def uwsgi() -> ModuleType | None:
     return module
 
 
-def in_uwsgi_master() -> bool:
+def in_master() -> bool:
     """In uWSGI, but in none of its workers, mules or spoolers: it forks them from here."""
-    module = uwsgi()
+    module = embedded()
     if module is None:
         return False
     try:
@@ -95,7 +78,7 @@ def in_uwsgi_master() -> bool:
 
 def first_worker_first_spawn() -> bool:
     """Worker 1 as uWSGI first spawned it (not a respawn, a mule or a spooler)."""
-    module = uwsgi()
+    module = embedded()
     try:
         if module is None or module.worker_id() != 1:
             return False
@@ -134,13 +117,13 @@ class _UwsgiModule(ModuleType):
         super().__setattr__(name, value)
 
 
-def prepare_uwsgi(after_fork: Callable[[], None]) -> None:
+def prepare(after_fork: Callable[[], None]) -> None:
     """Once per process inside uWSGI: our post-fork hook, and the threads line."""
-    global _uwsgi_prepared
-    module = uwsgi()
-    if module is None or _uwsgi_prepared:
+    global _prepared
+    module = embedded()
+    if module is None or _prepared:
         return
-    _uwsgi_prepared = True
+    _prepared = True
     try:  # imported here, before uWSGI forks: a worker's post-fork hook only looks it up
         import ctypes  # noqa: F401
     except Exception:
@@ -160,7 +143,7 @@ def prepare_uwsgi(after_fork: Callable[[], None]) -> None:
         )
 
 
-def on_uwsgi_worker_exit(run_exit: Callable[[], None]) -> None:
+def on_worker_exit(run_exit: Callable[[], None]) -> None:
     """In a uWSGI worker, on its main thread: `run_exit` first thing in C's `exit()`.
 
     A thread-local destructor of the main thread (glibc's
@@ -171,7 +154,7 @@ def on_uwsgi_worker_exit(run_exit: Callable[[], None]) -> None:
     registered: Python's atexit, when uWSGI runs it, still flushes.
     """
     global _exit_hook_pid
-    module = uwsgi()
+    module = embedded()
     if module is None or _exit_hook_pid == os.getpid():
         return
     if threading.current_thread() is not threading.main_thread():
@@ -216,82 +199,3 @@ def on_uwsgi_worker_exit(run_exit: Callable[[], None]) -> None:
     except Exception:
         return
     _exit_hook_pid = os.getpid()
-
-
-def watch_celery_children(run_exit: Callable[[], None]) -> None:
-    """With Celery loaded: each pool child flushes as it leaves, and leaves cleanly between tasks.
-
-    Connected as soon as the program has Celery and a sender (in the worker's main
-    process, before it forks its children: a child's start is seen too).
-    """
-    global _celery_connected
-    if _celery_connected or "celery" not in sys.modules:
-        return
-    try:
-        from celery import signals
-    except Exception:
-        return
-
-    def flush(**_: object) -> None:
-        _set_death_signal(0)
-        try:
-            run_exit()
-        finally:
-            _set_death_signal(_celery_death_signal)
-
-    uid = "riemann_auto."
-    signals.worker_process_init.connect(_pool_child_ready, weak=False, dispatch_uid=uid + "init")
-    signals.task_prerun.connect(_task_running, weak=False, dispatch_uid=uid + "busy")
-    signals.task_postrun.connect(_between_tasks, weak=False, dispatch_uid=uid + "idle")
-    signals.worker_process_shutdown.connect(flush, weak=False, dispatch_uid=uid + "exit")
-    _celery_connected = True
-
-
-_PR_SET_PDEATHSIG, _PR_GET_PDEATHSIG = 1, 2
-_prctl: Callable[..., int] | None = None  # in a Celery pool child on Linux
-_celery_death_signal = 0  # the parent-death signal Celery asked for (SIGKILL)
-
-
-def _pool_child_ready(**_: object) -> None:
-    """`worker_process_init`: Celery has just set the child's parent-death signal."""
-    global _prctl, _celery_death_signal
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-        current = ctypes.c_int(0)
-        if prctl(_PR_GET_PDEATHSIG, ctypes.byref(current), 0, 0, 0) != 0 or not current.value:
-            return
-    except Exception:  # not Linux: no such signal
-        return
-    _prctl, _celery_death_signal = prctl, current.value
-    _between_tasks()
-
-
-def _task_running(**_: object) -> None:
-    """`task_prerun`: while a task runs, the parent-death signal is Celery's, as bare."""
-    _set_death_signal(_celery_death_signal)
-
-
-def _between_tasks(**_: object) -> None:
-    """`task_postrun` (and a new child): waiting for work, the child dies of SIGTERM.
-
-    billiard's handler for it (SIG_DFL until billiard sets it, just after a child
-    starts, which kills as SIGKILL would) leaves through the `finally` blocks, which
-    release the pool's queue lock, and through `worker_process_shutdown`: the flush.
-    """
-    if _prctl is None:
-        return
-    import signal
-
-    handler = signal.getsignal(signal.SIGTERM)
-    billiards = handler is signal.SIG_DFL or getattr(handler, "__module__", "") == "billiard.common"
-    _set_death_signal(signal.SIGTERM if billiards else _celery_death_signal)
-
-
-def _set_death_signal(signum: int) -> None:
-    if _prctl is not None:
-        try:
-            _prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
-        except Exception:
-            pass

@@ -1,23 +1,28 @@
-"""Leaving the process: one exit flush, within one deadline, whichever hook runs it.
+"""A process's life as riemann-auto sees it: fork, exit and SIGTERM, all in this file.
 
-A process may leave through atexit, through multiprocessing's finalizers (its
-children never run atexit), or through SIGTERM; several of these run in the
-same exit. The first fixes the deadline (now + RIEMANN_SHUTDOWN_TIMEOUT) and
-every later one waits only for what is left of it.
+Each `Sender` registers here; this module decides when senders flush and
+when they start over, and asks nothing of them but `shutdown`,
+`after_fork_in_child` and `queue_only`. Servers that start or end processes
+behind Python's back have a module each: `uwsgi.py`, `celery_pool.py`.
 
-Our SIGTERM handler may interrupt the main thread anywhere, the exit flush
+Exit. A process may leave through atexit, through multiprocessing's
+finalizers (its children never run atexit), or through SIGTERM; several of
+these run in the same exit. The first fixes the deadline (now +
+RIEMANN_SHUTDOWN_TIMEOUT) and every later one waits only for what is left of it.
+
+SIGTERM. Our handler may interrupt the main thread anywhere, the exit flush
 included: there it must not wait for what the interrupted code holds, so it
 lets that flush finish and dies afterwards. It is installed from the main
-thread only (Python's rule), when a runtime is built, which is when the first
-target or framework is patched: so it is there whichever thread records first.
-It is installed only over the default action: a handler the program set
-before stays, and one it sets later replaces ours.
+thread only (Python's rule), at start-up and when a runtime is built, which
+is when the first target or framework is patched: so it is there whichever
+thread records first. It is installed only over the default action: a
+handler the program set before stays, and one it sets later replaces ours.
+Inside uWSGI none is installed: uWSGI owns the signals of its processes.
 
-After a fork the child starts over: its own senders, deadline and hooks;
-after uWSGI's fork too, which Python is not told of, and Celery's prefork
-children flush when Celery says they leave (see `workers.py`). Inside uWSGI
-no SIGTERM handler is installed: uWSGI owns the signals of its processes,
-and its workers leave through atexit.
+Fork. After `os.fork` the child starts over: its own senders, deadline and
+hooks; after uWSGI's fork too, which Python is not told of (see `uwsgi.py`).
+Celery's prefork children flush when Celery says they leave (see
+`celery_pool.py`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import threading
 import time
 import weakref
 
-from . import unpatched, workers
+from ..delivery import unpatched
+from . import celery_pool, uwsgi
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,13 +55,11 @@ _sigterm_held: set[int] = set()  # threads that blocked SIGTERM across their for
 
 def register(sender: Sender) -> None:
     _senders.add(sender)
-    workers.watch_celery_children(run_exit)
-    if workers.uwsgi() is not None:
-        workers.prepare_uwsgi(_after_uwsgi_fork)
-        if workers.in_uwsgi_master():
-            # No thread in the master uWSGI forks from (see workers.py): as if it
-            # ran, so `record` only queues; each worker starts over after the fork.
-            sender._running = True
+    celery_pool.watch(run_exit)
+    if uwsgi.embedded() is not None:
+        uwsgi.prepare(_after_uwsgi_fork)
+        if uwsgi.in_master():
+            sender.queue_only()  # no thread in the process uWSGI forks from
 
 
 def arm() -> None:
@@ -70,8 +74,8 @@ def arm() -> None:
     if mp_util is not None and _finalizer_pid != os.getpid():
         mp_util.Finalize(None, run_exit, exitpriority=100)
         _finalizer_pid = os.getpid()
-    workers.watch_celery_children(run_exit)
-    workers.on_uwsgi_worker_exit(run_exit)
+    celery_pool.watch(run_exit)
+    uwsgi.on_worker_exit(run_exit)
     install_sigterm_handler()
 
 
@@ -162,7 +166,7 @@ def install_sigterm_handler() -> None:
 
     Not in a multiprocessing child (see `_leave_sigterm_to_multiprocessing`).
     """
-    if threading.current_thread() is not threading.main_thread() or workers.uwsgi():
+    if threading.current_thread() is not threading.main_thread() or uwsgi.embedded():
         return
     if _multiprocessing_child:
         return
@@ -211,14 +215,14 @@ def _release_sigterm() -> None:
             pass
 
 
-def _after_fork_in_child() -> None:
+def _after_fork_in_child(keep_queues: bool = False) -> None:
     global _deadline, _exiting, _sigterm_pending
     try:
         _deadline = _exiting = None
         _sigterm_pending = False
         _leave_sigterm_to_multiprocessing()
         for sender in list(_senders):
-            sender.after_fork_in_child()
+            sender.after_fork_in_child(keep_queue=keep_queues)
     finally:
         _release_sigterm()  # a SIGTERM held since the fork acts now, by the child's disposition
         _sigterm_held.clear()  # other threads of the parent, forking too: not here
@@ -259,15 +263,9 @@ def leave_sigterm_default() -> None:
 
 
 def _after_uwsgi_fork() -> None:
-    """uwsgi.post_fork_hook: as after os.fork; the first worker keeps what the master queued."""
-    kept = []
-    if workers.first_worker_first_spawn():
-        kept = [(sender, list(sender._queue)) for sender in list(_senders)]
-    _after_fork_in_child()
-    workers.on_uwsgi_worker_exit(run_exit)
-    for sender, items in kept:
-        for item in items:
-            sender.record(item)
+    """uwsgi.post_fork_hook: as after os.fork; the first worker delivers what the master queued."""
+    _after_fork_in_child(keep_queues=uwsgi.first_worker_first_spawn())
+    uwsgi.on_worker_exit(run_exit)
 
 
 os.register_at_fork(
