@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import APPS, BIN, PYTHON, riemann_env
 
 # Where targets are timed through wrappers (3.10, 3.11), a debugger sees their frames
-# and nothing holds a tool id: README, "How targets are timed".
+# and nothing holds a tool id: docs/targets.md, "How targets are timed".
 in_place_only = pytest.mark.skipif(
     sys.version_info < (3, 12), reason="sys.monitoring is Python 3.12's (PEP 669)"
 )
@@ -138,7 +138,7 @@ def test_another_agent_holding_the_tool_ids_and_riemann_auto_both_count(sink, fi
     if mode == "before":  # no id left: wrappers, said once
         assert lines == [
             "riemann-auto: sys.monitoring's tool ids 3 and 4 are taken (another agent, another "
-            "agent): targets are timed with wrappers, which a program can notice (README)"
+            "agent): targets are timed with wrappers, which a program can notice (docs/targets.md)"
         ]
     else:
         assert lines == []

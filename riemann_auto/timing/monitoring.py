@@ -94,7 +94,7 @@ def _acquire_tool() -> bool:
         holders = ", ".join(str(monitoring.get_tool(tool)) for tool in TOOL_IDS[::-1])
         log.warn(
             f"sys.monitoring's tool ids 3 and 4 are taken ({holders}): targets are timed "
-            "with wrappers, which a program can notice (README)"
+            "with wrappers, which a program can notice (docs/targets.md)"
         )
         return False
     events = monitoring.events
