@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPS, PYTHON, RIEMANN_RUN, riemann_env
+from tests.processes import free_port
 from tests.riemann_sink import RiemannSink
-from tests.servers import free_port
 
 PROGRAM = str(Path(__file__).resolve().parent / "fault_program.py")
 CALLS = 1000

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, riemann_env
-from tests.servers import Server, free_port
+from tests.processes import Server, free_port
 
 
 def dev_server(env: dict[str, str], app: str = "app") -> Server:
@@ -110,7 +110,7 @@ def test_gunicorn_sync_workers_every_worker_reports(sink, preload):
     if preload:
         args.insert(1, "--preload")
     with Server(args, riemann_env(sink.port), port, "Booting worker") as server:
-        server.wait_for_lines("Booting worker", 2)
+        server.wait_for("Booting worker", 2)
         requests = server.serve_every_worker("/users")
         sink.wait_for_count(requests, service="list_users-time")
     assert len(sink.services("list_users-time")) == requests  # one event per request

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import tracemalloc
@@ -16,13 +15,8 @@ from riemann_auto.event import Event
 from riemann_auto.runtime import Runtime
 from riemann_auto.settings import Settings
 from riemann_auto.timing import timed
+from tests.processes import free_port
 from tests.riemann_sink import RiemannSink
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
