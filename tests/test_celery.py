@@ -50,7 +50,7 @@ def test_every_task_is_timed_where_it_runs(sink, tmp_path, pool):
     assert server.ours() == [], server.ours()
 
 
-def test_disabled_by_name(sink, tmp_path):
+def test_celery_disabled_by_name_times_no_task(sink, tmp_path):
     env = riemann_env(sink.port, CELERY_FS_DIR=str(tmp_path))
     env["RIEMANN_DISABLED_INSTRUMENTATIONS"] = "celery"
     with worker(env, "--pool=solo") as server:

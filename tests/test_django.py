@@ -91,7 +91,7 @@ else:  # Django REST framework's views and a router's viewset
 
 
 @pytest.mark.parametrize("serve", SERVERS.values(), ids=SERVERS.keys())
-def test_every_view_however_routed(sink, serve):
+def test_every_view_is_timed_however_routed(sink, serve):
     env = riemann_env(sink.port, RIEMANN_DJANGO_EXCLUDED_ROUTES="health/")
     with serve(env) as server:
         for path, (status, _, _) in EVERY_VIEW.items():
@@ -212,7 +212,7 @@ def test_disabled_instrumentation_leaves_django_alone(sink):
     assert sink.frames == 0
 
 
-def test_the_view_is_unchanged_for_django(sink):
+def test_a_timed_view_stays_sync_or_async_as_django_sees_it(sink):
     # Django decides sync or async by what it calls; the wrapper keeps each kind.
     code = (
         "import os\n"

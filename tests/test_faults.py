@@ -315,7 +315,7 @@ EXITS = ["normal", "sys.exit", "sigterm", "sigint", "raise", "daemon", "multipro
 
 @pytest.mark.parametrize("how", EXITS)
 @pytest.mark.parametrize("server", ["healthy", "streams-hanging"])
-def test_every_way_out(how, server):
+def test_every_way_of_leaving_ends_as_bare_with_a_ledger_that_adds_up(how, server):
     sink = RiemannSink(**BEHAVIOURS[server][0]).start()
     try:
         run = instrumented(sink.port, how)

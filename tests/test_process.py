@@ -73,7 +73,7 @@ def test_fork_child_sends_its_own_events_and_parent_events_arrive_once(sink):
     assert len(sink.services("shop.db.Repo.find-time")) == 1
 
 
-def test_multiprocessing_fork_children_deliver(sink):
+def test_multiprocessing_fork_children_deliver_their_events(sink):
     env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:Repo.find", RIEMANN_FLUSH_INTERVAL="60")
     code = (
         "import multiprocessing as mp\n"

@@ -192,7 +192,9 @@ def test_every_event_arrives_and_sigterm_stops_as_fast_as_bare(sink, name, reque
 
 @pytest.mark.parametrize("order", ["before", "after"])
 @pytest.mark.parametrize("library", ["gevent", "eventlet"])
-def test_green_threads_patching_before_or_after_the_sender_started(sink, library, order, request):
+def test_green_threads_patched_before_or_after_the_sender_started_never_hang(
+    sink, library, order, request
+):
     """patch_all() before riemann-auto's first event, or after its thread already runs:
     50 green threads timing calls at once never hang, and every event arrives."""
     python = PYTHON

@@ -52,7 +52,7 @@ def times_and_exceptions(events: list[dict]) -> tuple[dict[tuple[str, str], dict
     return times, exceptions
 
 
-def test_starlette_every_route_kind(sink):
+def test_every_starlette_route_kind_is_timed(sink):
     env = riemann_env(sink.port, RIEMANN_STARLETTE_EXCLUDED_ROUTES="/health")
     with uvicorn(env, "starlette_app:app") as server:
         expected = check(
@@ -121,7 +121,7 @@ def test_starlette_every_route_kind(sink):
     assert all(e["state"] == "critical" for e in events if e["service"].endswith("-exceptions"))
 
 
-def test_fastapi_every_route_kind_and_sigterm_flushes(sink):
+def test_every_fastapi_route_kind_is_timed_and_sigterm_flushes(sink):
     # A 30 s flush interval: the events arrive because SIGTERM flushes them.
     env = riemann_env(
         sink.port, RIEMANN_STARLETTE_EXCLUDED_ROUTES="/health", RIEMANN_FLUSH_INTERVAL="30"
@@ -224,7 +224,7 @@ def test_uvicorn_reload_instruments_the_serving_child(sink):
         sink.wait_for_count(1, service="user_detail-time")
 
 
-def test_gunicorn_with_uvicorn_workers(sink):
+def test_gunicorn_with_uvicorn_workers_every_worker_reports(sink):
     try:
         import uvicorn_worker  # noqa: F401  (uvicorn 0.30 and newer)
 
