@@ -130,14 +130,17 @@ class Process:
         self.lines: list[str] = []
         self._new_line = threading.Condition()
         self._ended = False  # its output was read to the end
-        out, err = (subprocess.PIPE, subprocess.STDOUT) if merged else (subprocess.DEVNULL, None)
+        if merged:
+            out, err = subprocess.PIPE, subprocess.STDOUT
+        else:
+            out, err = subprocess.DEVNULL, subprocess.PIPE
         self.proc = subprocess.Popen(
             args,
             env=env,
             cwd=APPS,
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=err or subprocess.PIPE,
+            stderr=err,
             text=True,
             start_new_session=True,
         )
@@ -157,6 +160,7 @@ class Process:
             self._new_line.notify_all()
 
     def output(self) -> str:
+        """Its output so far, for a failure's message."""
         with self._new_line:
             return "".join(self.lines)
 
