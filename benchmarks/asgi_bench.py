@@ -11,7 +11,8 @@ Two measures, each against a baseline measured in the same run:
   request, without a server's noise.
 
 `app` is built on first access (uvicorn's `benchmarks.asgi_bench:app`), so that
-importing this module imports no FastAPI.
+importing this module imports no FastAPI; the harness is imported where it is used,
+so that neither the server nor the load generator imports the tests' modules.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import os
 import sys
 import threading
 import time
-
-from benchmarks.run import BIN, PYTHON, ROOT, in_process_rounds
 
 _app = None
 
@@ -76,6 +75,8 @@ def load(port: int, seconds: float, threads: int) -> int:
 
 
 def _uvicorn_serving(port: int) -> list[str]:
+    from benchmarks.harness import BIN
+
     return [
         str(BIN / "uvicorn"), "benchmarks.asgi_bench:app", "--port", str(port),
         "--log-level", "warning", "--no-access-log",
@@ -83,6 +84,8 @@ def _uvicorn_serving(port: int) -> list[str]:
 
 
 def _keep_alive_load(port: int, seconds: float) -> list[str]:
+    from benchmarks.harness import PYTHON
+
     return [PYTHON, "-m", "benchmarks.asgi_bench", str(port), f"{seconds:g}", "4"]
 
 
@@ -92,6 +95,7 @@ LARGE_BATCHES = {"RIEMANN_BATCH_SIZE": "10000", "RIEMANN_FLUSH_INTERVAL": "1"}
 
 
 def under_uvicorn(quick: bool) -> None:
+    from benchmarks.harness import ROOT
     from benchmarks.serving import compare
 
     compare(
@@ -113,6 +117,7 @@ def under_uvicorn(quick: bool) -> None:
 def in_process(quick: bool) -> None:
     import asyncio
 
+    from benchmarks.harness import in_process_rounds
     from riemann_auto.instrumentation.starlette import StarletteInstrumentor
 
     app = _make_app()

@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 import time
 
-from benchmarks.run import BIN, PYTHON, ROOT
+from benchmarks.harness import BIN, PYTHON, ROOT
+from tests.processes import bare_env
 
 APPS = ROOT / "tests" / "apps"
 
@@ -32,9 +33,8 @@ def drained_rate(env: dict, instrumented: bool, pool: list[str], tasks: int) -> 
         stamps = os.path.join(folder, "stamps")
         open(stamps, "wb").close()
         env = dict(env, CELERY_FS_DIR=folder, CELERY_STAMPS=stamps)
-        client = {k: v for k, v in env.items() if not k.startswith("RIEMANN_")}
         fill = f"from celery_tasks import stamped_add as t\nfor i in range({tasks}): t.delay(i, i)"
-        subprocess.run([PYTHON, "-c", fill], env=client, cwd=APPS, check=True)
+        subprocess.run([PYTHON, "-c", fill], env=bare_env(env), cwd=APPS, check=True)
         args = [str(BIN / "celery"), "-A", "celery_tasks", "worker", *pool, "-l", "warning"]
         args += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
         if instrumented:

@@ -24,8 +24,7 @@ PATH = "/users/"
 
 def django_gunicorn(quick: bool) -> None:
     """Django under gunicorn (2 sync workers) with a load generator, instrumented over bare."""
-    from benchmarks.run import gunicorn_serving
-    from benchmarks.serving import compare, http_load
+    from benchmarks.serving import compare, gunicorn_serving, http_load
 
     pythonpath = os.pathsep.join([str(APPS), str(ROOT)])
     env = dict(os.environ, PYTHONPATH=pythonpath)
@@ -42,7 +41,8 @@ def django_gunicorn(quick: bool) -> None:
 
 def _view_call_overhead() -> None:
     """The wrapper's own cost per request, with the sender asleep."""
-    from benchmarks.run import best_per_call, closed_port, row, runtime_for
+    from benchmarks.harness import best_per_call, row, runtime_for
+    from tests.processes import free_port
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_site.settings")
     if str(APPS) not in sys.path:
@@ -67,7 +67,7 @@ def _view_call_overhead() -> None:
     bare = best_per_call(call, 20_000)
     level = os.environ.get("RIEMANN_LOG_LEVEL", "ERROR").upper()
     log.set_level("CRITICAL")  # Riemann is down on purpose: the sender stays asleep
-    runtime = runtime_for(closed_port(), queue_size=10**7, flush_interval=600.0)
+    runtime = runtime_for(free_port(), queue_size=10**7, flush_interval=600.0)
     instrumentor = DjangoInstrumentor()
     instrumentor.instrument(runtime)
     try:

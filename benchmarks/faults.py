@@ -19,11 +19,11 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-from benchmarks.run import PYTHON, RIEMANN_RUN, ROOT, SinkProcess, closed_port
+from benchmarks.harness import PYTHON, RIEMANN_RUN, ROOT, SinkProcess, importable_everywhere
+from tests.processes import free_port
 
 PROGRAM = """
 import sys, time
@@ -114,7 +114,7 @@ def measure(name: str, pairs: int, seconds: float, folder: str) -> None:
     sink = SinkProcess(*sink_args, quiet=True) if sink_args is not None else None
     env = dict(
         os.environ,
-        RIEMANN_PORT=str(sink.port if sink else closed_port()),
+        RIEMANN_PORT=str(sink.port if sink else free_port()),
         RIEMANN_TARGETS="shop.db:Repo.find,shop.db:fail",
         RIEMANN_LOG_LEVEL="ERROR",
         **extra,
@@ -239,8 +239,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one short pair per behaviour")
     parser.add_argument("--outages", action="store_true", help="only the outages")
     args = parser.parse_args()
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)])
-    sys.path[:0] = [str(ROOT)]
+    importable_everywhere()
     if not args.outages:
         faults(args.quick)
     outages(args.quick)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from benchmarks.run import ROOT, gunicorn_serving
+from benchmarks.harness import ROOT
 
 MODES = {
     "gevent --preload": ["-k", "gevent", "--preload"],
@@ -22,7 +22,7 @@ CLIENTS = 8
 
 
 def green_workers(quick: bool) -> None:
-    from benchmarks.serving import compare, http_load
+    from benchmarks.serving import compare, gunicorn_serving, http_load
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "apps"), str(ROOT)]))
     for name, flags in MODES.items():

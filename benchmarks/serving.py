@@ -9,12 +9,11 @@ ratio reported is the median of the rounds' ratios.
 from __future__ import annotations
 
 import random
-import socket
 import statistics
 import subprocess
-import time
 
-from benchmarks.run import PYTHON, RIEMANN_RUN, ROOT, SinkProcess, closed_port, row
+from benchmarks.harness import BIN, PYTHON, RIEMANN_RUN, ROOT, SinkProcess, row
+from tests.processes import free_port, wait_listening
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,6 +21,12 @@ if TYPE_CHECKING:
 
     Server = Callable[[int], list[str]]  # the command that serves on this port
     Load = Callable[[int, float], list[str]]  # the load command for this port and time
+
+
+def gunicorn_serving(app: str, *flags: str) -> Server:
+    """The command serving `app` with 2 gunicorn workers on a given port."""
+    gunicorn = [str(BIN / "gunicorn"), "-w", "2", *flags, "--log-level", "warning"]
+    return lambda port: [*gunicorn, "-b", f"127.0.0.1:{port}", app]
 
 
 def http_load(path: str, clients: int = 4) -> Load:
@@ -38,15 +43,7 @@ def served_rate(command: list[str], port: int, env: dict, load: Load, seconds: f
     """Requests/s the server answers while `load` runs for `seconds`."""
     proc = subprocess.Popen(command, env=env, cwd=ROOT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
+        wait_listening(port, 30, proc)
         subprocess.run(load(port, 1), cwd=ROOT, capture_output=True, check=True)  # warm up
         out = subprocess.run(
             load(port, seconds), cwd=ROOT, capture_output=True, text=True, check=True
@@ -69,7 +66,7 @@ def compare(
     seconds = 3.0 if quick else 6.0
 
     def rate(instrumented: bool, way_env: dict) -> float:
-        port = closed_port()
+        port = free_port()
         command = [RIEMANN_RUN, *server(port)] if instrumented else server(port)
         return served_rate(command, port, way_env, load, seconds)
 

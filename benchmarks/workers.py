@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks.run import BIN
+from benchmarks.harness import BIN
 
 
 def uwsgi_serving(*flags: str):

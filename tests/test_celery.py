@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, riemann_env
-from tests.servers import Server
+from tests.processes import Server, bare_env
 
 TASKS = "import celery_tasks as t; t.add.delay(2, 3); t.fail.delay('nope'); t.flaky.delay()"
 
 
 def submit(env: dict[str, str]) -> None:
     """Enqueue the tasks from a plain, uninstrumented client process."""
-    client_env = {k: v for k, v in env.items() if not k.startswith("RIEMANN_")}
-    subprocess.run([PYTHON, "-c", TASKS], env=client_env, cwd=APPS, check=True, timeout=30)
+    subprocess.run([PYTHON, "-c", TASKS], env=bare_env(env), cwd=APPS, check=True, timeout=30)
 
 
 def worker(env: dict[str, str], *options: str) -> Server:
     args = [str(BIN / "celery"), "-A", "celery_tasks", "worker", "-l", "info", *options]
     args += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
-    return Server(args, env, 0, " ready.")
+    return Server(args, env, None, " ready.")
 
 
 @pytest.mark.parametrize(
@@ -33,8 +31,7 @@ def test_every_task_is_timed_where_it_runs(sink, tmp_path, pool):
     with worker(env, *pool) as server:
         submit(env)
         events = sink.wait_for(lambda evs: len(evs) >= 5, timeout=30)
-        server.proc.send_signal(signal.SIGTERM)
-        server.proc.wait(30)
+        server.stop(group=False)  # the worker stops its pool's children
     by_service: dict[str, list[dict]] = {}
     for event in events:
         by_service.setdefault(event["service"], []).append(event)
@@ -50,13 +47,13 @@ def test_every_task_is_timed_where_it_runs(sink, tmp_path, pool):
     assert flaky == ["RETRY", "SUCCESS"]
     assert "celery_tasks.flaky-exceptions" not in by_service
     assert len(events) == 5
-    assert not [line for line in server.lines if line.startswith("riemann-auto")], server.lines
+    assert server.ours() == [], server.ours()
 
 
-def test_disabled_by_name(sink, tmp_path):
+def test_celery_disabled_by_name_times_no_task(sink, tmp_path):
     env = riemann_env(sink.port, CELERY_FS_DIR=str(tmp_path))
     env["RIEMANN_DISABLED_INSTRUMENTATIONS"] = "celery"
     with worker(env, "--pool=solo") as server:
         submit(env)
-        server.wait_for_lines(" succeeded in ", count=2)  # add, and flaky's second attempt
+        server.wait_for(" succeeded in ", count=2)  # add, and flaky's second attempt
     assert sink.frames == 0

@@ -27,7 +27,7 @@ def decode(events: list[Event]) -> list[dict]:
     return [event_dict(e) for e in Msg.FromString(body).events]
 
 
-def test_matches_the_riemann_c_client_reference_byte_for_byte():
+def test_encoding_matches_the_riemann_c_client_reference_byte_for_byte():
     event = Event(
         state="ok",
         service="test",
@@ -49,7 +49,7 @@ def test_matches_the_riemann_c_client_reference_byte_for_byte():
     assert decoded == reference
 
 
-def test_time_and_metric_fields():
+def test_time_and_metric_fill_the_fields_riemann_reads_for_their_type():
     [event] = decode([Event(service="s", metric=2.5, time_micros=1_700_000_000_654_321)])
     assert event["time"] == 1_700_000_000
     assert event["time_micros"] == 1_700_000_000_654_321
@@ -65,7 +65,7 @@ def test_reserved_attribute_keys_are_never_sent():
     assert event["attributes"] == {"route": "/a"}
 
 
-def test_description_is_bounded():
+def test_a_long_description_is_cut_to_its_bound_with_an_ellipsis():
     [event] = decode([Event(service="s", description="x" * 100_000)])
     assert len(event["description"]) == MAX_DESCRIPTION
     assert event["description"].endswith("…")

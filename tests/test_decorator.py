@@ -23,7 +23,7 @@ def run_decorated(env, *args) -> subprocess.CompletedProcess:
     )
 
 
-def test_seed_events_through_riemann_autos_sender(sink):
+def test_the_seeds_decorator_sends_its_events_through_riemann_autos_sender(sink):
     result = run_decorated(riemann_env(sink.port))
     assert result.returncode == 0, result.stderr
     events = sink.wait_for(lambda evs: len(evs) >= 5)
@@ -79,7 +79,7 @@ def bernhard_python():
     return python
 
 
-def test_a_real_bernhard_client(sink, bernhard_python):
+def test_a_real_bernhard_client_given_to_the_decorator_sends_its_events(sink, bernhard_python):
     code = (
         "import bernhard, sys\n"
         "from riemann_auto import wrap_riemann\n"

@@ -8,29 +8,16 @@ under uvicorn (ASGI); workers under gunicorn, with and without --preload.
 from __future__ import annotations
 
 import http.client
-import socket
 import time
 
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, riemann_env, riemann_run
-from tests.servers import Server, free_port
+from tests.processes import Server, free_port
 
 pytest.importorskip("django")
 
 EXCEPTION = "-exceptions"
-
-
-def wait_listening(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def post(port: int, path: str) -> int:
@@ -49,7 +36,7 @@ def runserver(env: dict[str, str]) -> Server:
     port = free_port()
     args = [PYTHON, "django_site/manage.py", "runserver", f"127.0.0.1:{port}"]
     server = Server(args, env, port, "Watching for file changes")
-    wait_listening(port)
+    server.wait_listening()
     return server
 
 
@@ -104,7 +91,7 @@ else:  # Django REST framework's views and a router's viewset
 
 
 @pytest.mark.parametrize("serve", SERVERS.values(), ids=SERVERS.keys())
-def test_every_view_however_routed(sink, serve):
+def test_every_view_is_timed_however_routed(sink, serve):
     env = riemann_env(sink.port, RIEMANN_DJANGO_EXCLUDED_ROUTES="health/")
     with serve(env) as server:
         for path, (status, _, _) in EVERY_VIEW.items():
@@ -187,7 +174,7 @@ def test_gunicorn_sync_workers_every_worker_reports(sink, preload):
     args += ["--preload"] if preload else []
     args += ["django_site.wsgi:application"]
     with Server(args, riemann_env(sink.port), port, "Booting worker") as server:
-        server.wait_for_lines("Booting worker", 2)
+        server.wait_for("Booting worker", 2)
         requests = server.serve_every_worker("/users/")
         sink.wait_for_count(requests, service="list_users-time")
     assert len(sink.services("list_users-time")) == requests  # one event per request
@@ -225,7 +212,7 @@ def test_disabled_instrumentation_leaves_django_alone(sink):
     assert sink.frames == 0
 
 
-def test_the_view_is_unchanged_for_django(sink):
+def test_a_timed_view_stays_sync_or_async_as_django_sees_it(sink):
     # Django decides sync or async by what it calls; the wrapper keeps each kind.
     code = (
         "import os\n"

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPS, PYTHON, RIEMANN_RUN, riemann_env
+from tests.processes import free_port
 from tests.riemann_sink import RiemannSink
-from tests.servers import free_port
 
 PROGRAM = str(Path(__file__).resolve().parent / "fault_program.py")
 CALLS = 1000
@@ -315,7 +315,7 @@ EXITS = ["normal", "sys.exit", "sigterm", "sigint", "raise", "daemon", "multipro
 
 @pytest.mark.parametrize("how", EXITS)
 @pytest.mark.parametrize("server", ["healthy", "streams-hanging"])
-def test_every_way_out(how, server):
+def test_every_way_of_leaving_ends_as_bare_with_a_ledger_that_adds_up(how, server):
     sink = RiemannSink(**BEHAVIOURS[server][0]).start()
     try:
         run = instrumented(sink.port, how)

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, riemann_env
-from tests.servers import Server, free_port
+from tests.processes import Server, free_port
 
 
 def dev_server(env: dict[str, str], app: str = "app") -> Server:
@@ -16,7 +16,7 @@ def dev_server(env: dict[str, str], app: str = "app") -> Server:
     return Server([PYTHON, "flask_server.py", str(port), app], env, port, "Running on")
 
 
-def test_every_view_however_registered(sink):
+def test_every_view_is_timed_however_registered(sink):
     env = riemann_env(sink.port, RIEMANN_FLASK_EXCLUDED_ROUTES="/health")
     with dev_server(env) as server:
         requests = {
@@ -88,7 +88,7 @@ def test_streamed_responses_are_timed_until_the_body_ends(sink):
     assert by_service["stream_fail-exceptions"]["description"] == "broken mid-stream"
 
 
-def test_several_apps_in_one_process(sink):
+def test_the_views_of_a_second_app_in_the_process_are_timed(sink):
     env = riemann_env(sink.port)
     with dev_server(env, "other") as server:
         assert server.get("/other") == (200, "other")
@@ -110,7 +110,7 @@ def test_gunicorn_sync_workers_every_worker_reports(sink, preload):
     if preload:
         args.insert(1, "--preload")
     with Server(args, riemann_env(sink.port), port, "Booting worker") as server:
-        server.wait_for_lines("Booting worker", 2)
+        server.wait_for("Booting worker", 2)
         requests = server.serve_every_worker("/users")
         sink.wait_for_count(requests, service="list_users-time")
     assert len(sink.services("list_users-time")) == requests  # one event per request
@@ -124,7 +124,7 @@ def test_flask_run_with_the_reloader_instruments_the_serving_child(sink):
         sink.wait_for_count(1, service="users.detail-time")
 
 
-def test_flask_already_wrapped_by_another_wrapt_based_tool(sink):
+def test_a_view_wrapped_by_another_wrapt_based_tool_is_still_timed(sink):
     # ddtrace and others wrap Flask with wrapt too; riemann-auto must still instrument it.
     code = (
         "import flask, wrapt\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPS, PYTHON, ROOT, riemann_env, riemann_popen, riemann_run
-from tests.servers import asleep, wait_until
+from tests.processes import asleep, free_port, wait_until
 
 QUERY = "from shop.db import query; query('q', limit=1)"
 
@@ -35,7 +35,7 @@ def test_signals_reach_the_program(sink):
     assert proc.returncode == -signal.SIGINT and "KeyboardInterrupt" in err
 
 
-def test_program_found_on_path_and_missing_program():
+def test_a_program_is_found_on_path_and_a_missing_one_exits_127():
     env = riemann_env(None)
     assert riemann_run("python3", "-c", "print('hi')", env=env).stdout == "hi\n"
     result = riemann_run("no-such-program-xyz", env=env)
@@ -43,7 +43,7 @@ def test_program_found_on_path_and_missing_program():
     assert result.stderr == "riemann-run: no-such-program-xyz: command not found\n"
 
 
-def test_help_and_version():
+def test_help_says_what_is_timed_and_version_names_riemann_auto():
     env = riemann_env(None)
     result = riemann_run("--help", env=env)
     assert result.returncode == 0 and "usage: riemann-run" in result.stdout
@@ -75,9 +75,7 @@ def test_check_fails_on_a_bad_target(sink):
 
 
 def test_check_fails_when_riemann_does_not_answer():
-    from tests.test_process import closed_port
-
-    result = riemann_run("--check", env=riemann_env(closed_port()))
+    result = riemann_run("--check", env=riemann_env(free_port()))
     assert result.returncode == 1
     assert "FAIL test event not delivered: ConnectionRefusedError" in result.stdout
 

@@ -14,14 +14,14 @@ import sys
 
 import pytest
 
-from tests.conftest import APPS, BIN, PYTHON, riemann_env
+from tests.conftest import APPS, PYTHON, RIEMANN_RUN, riemann_env
+from tests.processes import bare_env
 
 # Where targets are timed through wrappers (3.10, 3.11), a debugger sees their frames
 # and nothing holds a tool id: docs/targets.md, "How targets are timed".
 in_place_only = pytest.mark.skipif(
     sys.version_info < (3, 12), reason="sys.monitoring is Python 3.12's (PEP 669)"
 )
-RIEMANN_RUN = str(BIN / "riemann-run")
 TARGETS = "transparent:square,transparent:Shape.area"
 
 
@@ -37,10 +37,6 @@ def run(*command: str, env: dict[str, str], timed: bool, stdin: str | None = Non
     )
     assert result.returncode == 0, result.stderr
     return result
-
-
-def bare_env() -> dict[str, str]:
-    return {k: v for k, v in riemann_env(None).items() if not k.startswith("RIEMANN_")}
 
 
 def test_the_profile_lists_the_same_calls(sink, tmp_path):

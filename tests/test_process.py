@@ -5,19 +5,12 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 
 from tests.conftest import PYTHON, riemann_env, riemann_popen, riemann_run
+from tests.processes import asleep, free_port, wait_until
 from tests.riemann_sink import RiemannSink
-from tests.servers import asleep, wait_until
 
 QUERY = "from shop.db import query; query('q', limit=1)"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_a_process_that_exits_right_after_one_call_delivers_it(sink):
@@ -80,7 +73,7 @@ def test_fork_child_sends_its_own_events_and_parent_events_arrive_once(sink):
     assert len(sink.services("shop.db.Repo.find-time")) == 1
 
 
-def test_multiprocessing_fork_children_deliver(sink):
+def test_multiprocessing_fork_children_deliver_their_events(sink):
     env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:Repo.find", RIEMANN_FLUSH_INTERVAL="60")
     code = (
         "import multiprocessing as mp\n"
@@ -100,7 +93,7 @@ def test_multiprocessing_fork_children_deliver(sink):
 
 
 def test_riemann_down_the_program_runs_on_and_says_so_once():
-    env = riemann_env(closed_port(), RIEMANN_TARGETS="shop.db:query")
+    env = riemann_env(free_port(), RIEMANN_TARGETS="shop.db:query")
     code = "from shop.db import query\nfor _ in range(20): query('q', limit=1)\nprint('done')"
     result = riemann_run(PYTHON, "-c", code, env=env)
     assert result.returncode == 0 and result.stdout == "done\n"
@@ -116,7 +109,7 @@ def test_riemann_down_the_program_runs_on_and_says_so_once():
 
 def test_a_host_with_a_newline_cannot_forge_a_line():
     env = riemann_env(
-        closed_port(), RIEMANN_TARGETS="shop.db:query", RIEMANN_HOST="127.0.0.1\nforged line"
+        free_port(), RIEMANN_TARGETS="shop.db:query", RIEMANN_HOST="127.0.0.1\nforged line"
     )
     result = riemann_run(PYTHON, "-c", QUERY, env=env)
     assert result.returncode == 0

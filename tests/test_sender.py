@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import tracemalloc
@@ -16,13 +15,8 @@ from riemann_auto.event import Event
 from riemann_auto.runtime import Runtime
 from riemann_auto.settings import Settings
 from riemann_auto.timing import timed
+from tests.processes import free_port
 from tests.riemann_sink import RiemannSink
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -45,7 +39,7 @@ def timed_noop(runtime: Runtime, name: str = "op"):
     return timed(lambda: None, runtime.probe(name))
 
 
-def test_many_events_per_message(sink, make_runtime):
+def test_events_are_batched_many_per_message(sink, make_runtime):
     op = timed_noop(make_runtime(sink.port, batch_size=100))
     for _ in range(1000):
         op()
@@ -84,7 +78,7 @@ def test_riemann_down_from_the_start_then_up(make_runtime):
     assert ledger["acknowledged"] == 6 and ledger["failed"] == ledger["dropped"] == 0
 
 
-def test_down_mid_run_and_back(sink, make_runtime):
+def test_riemann_down_mid_run_then_back_gets_every_event(sink, make_runtime):
     runtime = make_runtime(sink.port)
     before, after = timed_noop(runtime, "before"), timed_noop(runtime, "after")
     before()
@@ -157,7 +151,7 @@ def test_udp_splits_batches_and_drops_an_event_too_large_alone():
         assert sink.frames > 1
 
 
-def test_udp_through_the_sender(make_runtime):
+def test_the_udp_transport_delivers_an_event(make_runtime):
     with RiemannSink().start(udp=True) as sink:
         op = timed_noop(make_runtime(sink.port, transport="udp"))
         op()
@@ -230,7 +224,7 @@ def reports(events: list[dict]) -> list[dict]:
     return [e for e in events if e["service"] == "riemann-auto dropped"]
 
 
-def test_tls_with_client_certificate(tls_files, make_runtime):
+def test_tls_with_a_client_certificate_delivers(tls_files, make_runtime):
     paths, context = tls_files
     with RiemannSink(ssl_context=context) as sink:
         runtime = make_runtime(

@@ -16,13 +16,9 @@ kept under .cache/).
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import venv
@@ -32,7 +28,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, RIEMANN_RUN, ROOT, riemann_env
-from tests.servers import free_port, until_every_worker_answered
+from tests.processes import Process, free_port, until_every_worker_answered
 
 CLIENTS, REQUESTS = 8, 200
 # Long enough that nothing is sent before the exit flush: not by time, not by a full batch.
@@ -65,75 +61,6 @@ def eventlet_bin():
 def _has_riemann_auto(python) -> bool:
     code = "import importlib.metadata as m; m.distribution('riemann-auto'); import eventlet"
     return python.exists() and subprocess.run([str(python), "-c", code]).returncode == 0
-
-
-@dataclass
-class Run:
-    """One server process (group): its stderr, and how long SIGTERM took to stop it."""
-
-    args: list[str]
-    env: dict[str, str]
-    instrumented: bool
-    lines: list[str] = field(default_factory=list)
-    requests: int = REQUESTS  # the timed calls it made: its events
-
-    def __post_init__(self) -> None:
-        argv = [RIEMANN_RUN, *self.args] if self.instrumented else self.args
-        self.proc = subprocess.Popen(
-            argv,
-            env=self.env,
-            cwd=APPS,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def wait_for_line(self, marker: str, timeout: float = 60) -> None:
-        until = time.monotonic() + timeout
-        while not any(marker in line for line in self.lines):
-            assert self.proc.poll() is None, "exited early:\n" + "".join(self.lines)
-            assert time.monotonic() < until, f"no {marker!r}:\n" + "".join(self.lines)
-            time.sleep(0.02)
-
-    def wait_for_port(self, port: int, timeout: float = 60) -> None:
-        until = time.monotonic() + timeout
-        while True:
-            assert self.proc.poll() is None, "exited early:\n" + "".join(self.lines)
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
-            except OSError:
-                assert time.monotonic() < until, "not listening:\n" + "".join(self.lines)
-                time.sleep(0.05)
-
-    def stop(self) -> float:
-        """SIGTERM to the group; seconds until the server process exited."""
-        start = time.monotonic()
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(40)
-        finally:
-            took = time.monotonic() - start
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # anything left behind
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-            self._reader.join(10)
-        return took
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
 
 
 def get_users(port: int) -> tuple[object, int | None]:
@@ -219,20 +146,22 @@ CASES = {
 }
 
 
-def serve(case: Case, env: dict[str, str], instrumented: bool, eventlet: str) -> Run:
+def serve(
+    case: Case, env: dict[str, str], instrumented: bool, eventlet: str
+) -> tuple[Process, int]:
+    """The case's server, bare or through riemann-run, loaded: it, and its timed calls."""
     port = free_port()
     args = [a.format(port=port, eventlet=eventlet) for a in case.args]
-    run = Run(args, env, instrumented)
+    server = Process([RIEMANN_RUN, *args] if instrumented else args, env, port=port)
+    if case.ready:  # a program that serves nothing: it makes its REQUESTS calls itself
+        server.wait_for(case.ready)
+        return server, REQUESTS
     try:
-        if case.ready:
-            run.wait_for_line(case.ready)
-        else:
-            run.wait_for_port(port)
-            run.requests = load(port, case.workers)
+        server.wait_listening()
+        return server, load(port, case.workers)
     except BaseException:
-        run.kill()
+        server.kill()
         raise
-    return run
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -241,21 +170,21 @@ def test_every_event_arrives_and_sigterm_stops_as_fast_as_bare(sink, name, reque
     eventlet = str(request.getfixturevalue("eventlet_bin")) if "eventlet" in name else ""
     env = riemann_env(sink.port, **QUIET, **case.env)
 
-    bare = serve(case, env, False, eventlet)
-    bare_stop = bare.stop()
+    bare, _ = serve(case, env, False, eventlet)
+    bare_stop = bare.stop(timeout=40)
 
-    run = serve(case, env, True, eventlet)
+    run, requests = serve(case, env, True, eventlet)
     assert sink.services(case.service) == []  # nothing sent before the exit flush
-    stop = run.stop()
+    stop = run.stop(timeout=40)
     try:
-        sink.wait_for_count(run.requests, timeout=5, service=case.service)
+        sink.wait_for_count(requests, timeout=5, service=case.service)
     except AssertionError:
         pass  # said below, with the rest
     time.sleep(0.2)  # nothing more arrives
     arrived = len(sink.services(case.service))
-    report = f"{name}: events {arrived}/{run.requests}, stop {stop:.2f}s (bare {bare_stop:.2f}s)"
+    report = f"{name}: events {arrived}/{requests}, stop {stop:.2f}s (bare {bare_stop:.2f}s)"
     print(report)
-    assert arrived == run.requests, report
+    assert arrived == requests, report
     assert stop <= bare_stop + 1.0, report
     assert not [line for line in run.lines if "riemann" in line.lower()], "".join(run.lines)
     assert trouble(run.lines) <= trouble(bare.lines), "".join(run.lines)
@@ -263,7 +192,9 @@ def test_every_event_arrives_and_sigterm_stops_as_fast_as_bare(sink, name, reque
 
 @pytest.mark.parametrize("order", ["before", "after"])
 @pytest.mark.parametrize("library", ["gevent", "eventlet"])
-def test_green_threads_patching_before_or_after_the_sender_started(sink, library, order, request):
+def test_green_threads_patched_before_or_after_the_sender_started_never_hang(
+    sink, library, order, request
+):
     """patch_all() before riemann-auto's first event, or after its thread already runs:
     50 green threads timing calls at once never hang, and every event arrives."""
     python = PYTHON

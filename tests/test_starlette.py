@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from tests.conftest import BIN, riemann_env
-from tests.servers import Server, free_port
+from tests.processes import Server, free_port
 
 
 def uvicorn(env: dict[str, str], app: str, *flags: str) -> Server:
@@ -52,7 +52,7 @@ def times_and_exceptions(events: list[dict]) -> tuple[dict[tuple[str, str], dict
     return times, exceptions
 
 
-def test_starlette_every_route_kind(sink):
+def test_every_starlette_route_kind_is_timed(sink):
     env = riemann_env(sink.port, RIEMANN_STARLETTE_EXCLUDED_ROUTES="/health")
     with uvicorn(env, "starlette_app:app") as server:
         expected = check(
@@ -121,7 +121,7 @@ def test_starlette_every_route_kind(sink):
     assert all(e["state"] == "critical" for e in events if e["service"].endswith("-exceptions"))
 
 
-def test_fastapi_every_route_kind_and_sigterm_flushes(sink):
+def test_every_fastapi_route_kind_is_timed_and_sigterm_flushes(sink):
     # A 30 s flush interval: the events arrive because SIGTERM flushes them.
     env = riemann_env(
         sink.port, RIEMANN_STARLETTE_EXCLUDED_ROUTES="/health", RIEMANN_FLUSH_INTERVAL="30"
@@ -197,7 +197,7 @@ def uvicorn_workers(env: dict[str, str]) -> Server:
     port = free_port()
     args = [str(BIN / "uvicorn"), "fastapi_app:app", "--port", str(port), "--workers", "2"]
     server = Server(args, env, port, "Started parent process")
-    server.wait_for_lines("Application startup complete", 2)
+    server.wait_for("Application startup complete", 2)
     return server
 
 
@@ -218,13 +218,13 @@ def test_uvicorn_workers_sigterm_flushes(sink):
 
 def test_uvicorn_reload_instruments_the_serving_child(sink):
     with uvicorn(riemann_env(sink.port), "starlette_app:app", "--reload") as server:
-        server.wait_for_lines("Application startup complete")  # the child's...
+        server.wait_for("Application startup complete")  # the child's...
         server.wait_listening()  # ...which listens only once its app has started
         assert request(server, "GET", "/users/3")[0] == 200
         sink.wait_for_count(1, service="user_detail-time")
 
 
-def test_gunicorn_with_uvicorn_workers(sink):
+def test_gunicorn_with_uvicorn_workers_every_worker_reports(sink):
     try:
         import uvicorn_worker  # noqa: F401  (uvicorn 0.30 and newer)
 
@@ -235,6 +235,6 @@ def test_gunicorn_with_uvicorn_workers(sink):
     args = [str(BIN / "gunicorn"), "-w", "2", "-k", worker, "-b", f"127.0.0.1:{port}"]
     env = riemann_env(sink.port, RIEMANN_FLUSH_INTERVAL="30")  # SIGTERM flushes them
     with Server([*args, "fastapi_app:app"], env, port, "Booting worker") as server:
-        server.wait_for_lines("Application startup complete", 2)
+        server.wait_for("Application startup complete", 2)
         requests = server.serve_every_worker("/users")
     assert len(sink.services("list_users-time")) == requests

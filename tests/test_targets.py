@@ -84,7 +84,7 @@ def test_bad_entries_are_named_and_good_ones_still_work(sink):
     sink.wait_for_count(1, service="repo.find-time")
 
 
-def test_python_dash_m(sink):
+def test_a_target_is_timed_in_a_program_run_with_python_dash_m(sink):
     env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
     result = riemann_run(PYTHON, "-m", "shop", env=env)
     assert result.returncode == 0 and result.stdout == "['main']\n", result.stderr

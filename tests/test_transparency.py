@@ -15,7 +15,7 @@ import sys
 
 from riemann_auto.timing.monitoring import TESTED_VERSIONS
 from tests.conftest import APPS, BIN, PYTHON, riemann_env, riemann_run
-from tests.servers import Server, free_port
+from tests.processes import Server, bare_env, free_port
 
 TARGETS = ",".join(
     f"transparent:{name}"
@@ -39,11 +39,6 @@ if sys.version_info[:2] in TESTED_VERSIONS:
     DIFFERS = {"generator code"} if sys.version_info[:2] == (3, 13) else set()
 else:
     DIFFERS = WRAPPER_SHOWS
-
-
-def bare_env() -> dict[str, str]:
-    env = riemann_env(None)
-    return {k: v for k, v in env.items() if not k.startswith("RIEMANN_")}
 
 
 def observe(*command: str, env: dict[str, str]) -> tuple[dict, str]:

@@ -10,77 +10,23 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import APPS, BIN, PYTHON, RIEMANN_RUN, riemann_env, riemann_run
+from tests.processes import (
+    Process,
+    bare_env,
+    free_port,
+    until_every_worker_answered,
+    wait_until,
+    waiting_in,
+)
 from tests.riemann_sink import RiemannSink
-from tests.servers import free_port, until_every_worker_answered, wait_until
 
 TARGET = "worker_jobs.work-time"
-
-
-class Proc:
-    """A server process (its own session), its merged output read line by line."""
-
-    def __init__(self, args: list[str], env: dict[str, str], ready: str, count: int = 1):
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self.proc = subprocess.Popen(
-            args, env=env, cwd=APPS, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )  # fmt: skip
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for(ready, count, timeout=60)
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-
-    def wait_for(self, text: str, count: int = 1, timeout: float = 60) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: self.count(text) >= count, timeout):
-                self.kill()
-                raise AssertionError(f"no {count} lines with {text!r}:\n" + "".join(self.lines))
-
-    def count(self, text: str) -> int:
-        return sum(text in line for line in self.lines)
-
-    def stop(self, sig: int = signal.SIGTERM) -> float:
-        """Seconds from the signal to the process's end."""
-        started = time.monotonic()
-        self.proc.send_signal(sig)
-        self.wait_exit()
-        return time.monotonic() - started
-
-    def wait_exit(self, timeout: float = 30) -> None:
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            output = "".join(self.lines)
-            raise AssertionError(f"did not stop within {timeout:g} s:\n{output}") from None
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def ours(self) -> list[str]:
-        return [line for line in self.lines if line.startswith("riemann-auto")]
-
-
-def bare_env(env: dict[str, str]) -> dict[str, str]:
-    bare = {k: v for k, v in env.items() if not k.startswith("RIEMANN_") and k != "AUTO_IMPORT"}
-    bare["PYTHONPATH"] = str(APPS)
-    return bare
 
 
 # -- uWSGI -----------------------------------------------------------------------
@@ -110,19 +56,20 @@ def uwsgi_serve(
     via_run: bool,
     paths: tuple[str, ...] = ("/",) * REQUESTS,
     workers: int = WORKERS,
-) -> tuple[Proc, float]:
+) -> tuple[Process, float]:
     """Start pyuwsgi, GET each of `paths`, SIGTERM it: (process, seconds to stop)."""
     port = free_port()
     args = [str(BIN / "uwsgi"), "--http-socket", f"127.0.0.1:{port}", "--module", "uwsgi_app"]
     args += ["--master", "--processes", str(workers), "--die-on-term", *options]
-    server = Proc([RIEMANN_RUN, *args] if via_run else args, env, "spawned uWSGI worker", workers)
+    args = [RIEMANN_RUN, *args] if via_run else args
+    server = Process(args, env, ready="spawned uWSGI worker", count=workers, merged=True)
     try:  # with --lazy-apps each worker loads the app after it was spawned
         server.wait_for(") ready in ", workers if "--lazy-apps" in options else 1)
         every_worker_answers(port, workers)
         for path in paths:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
                 assert response.read() == b"2"
-        return server, server.stop()
+        return server, server.stop(group=False)  # --die-on-term: the master stops the rest
     finally:
         server.kill()
 
@@ -202,24 +149,25 @@ def test_uwsgi_without_python_threads_says_so_once():
 TASKS = 20
 
 
-def celery_worker(env: dict[str, str], options: list[str], via_run: bool, tasks: int) -> Proc:
+def celery_worker(env: dict[str, str], options: list[str], via_run: bool, tasks: int) -> Process:
     """Enqueue `tasks` tasks, run a worker until all have succeeded."""
     submit = f"import celery_tasks as c\nfor i in range({tasks}): c.double.delay(i)"
     subprocess.run([PYTHON, "-c", submit], env=bare_env(env), cwd=APPS, check=True, timeout=60)
     args = [str(BIN / "celery"), "-A", "celery_tasks", "worker", "-l", "info", *options]
     args += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
-    worker = Proc([RIEMANN_RUN, *args] if via_run else args, env, " ready.")
+    args = [RIEMANN_RUN, *args] if via_run else args
+    worker = Process(args, env, ready=" ready.", merged=True)
     worker.wait_for(" succeeded in ", tasks)  # kills the worker if not
     return worker
 
 
 def celery_run(
     env: dict[str, str], options: list[str], via_run: bool, tasks: int = TASKS
-) -> tuple[Proc, float]:
-    """`celery_worker`, then a warm shutdown (SIGTERM)."""
+) -> tuple[Process, float]:
+    """`celery_worker`, then a warm shutdown (SIGTERM to the worker, which stops its pool)."""
     worker = celery_worker(env, options, via_run, tasks)
     try:
-        return worker, worker.stop()
+        return worker, worker.stop(group=False)
     finally:
         worker.kill()
 
@@ -342,8 +290,7 @@ def children(pid: int) -> list[int]:
 
 def waiting_for_work(pid: int) -> bool:
     """Blocked reading its task queue, a pipe (the kernel function it sleeps in says so)."""
-    with open(f"/proc/{pid}/wchan") as wchan:
-        return "pipe" in wchan.read()
+    return "pipe" in waiting_in(pid)
 
 
 def process_state(pid: int) -> tuple[str, int]:

@@ -1,0 +1,318 @@
+"""The benchmarks of riemann-auto's own costs: a timed call, an event, the sender, memory,
+start-up, and Flask instrumented over bare. Run through benchmarks/run.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+from benchmarks.harness import (
+    PYTHON,
+    RIEMANN_RUN,
+    ROOT,
+    SinkProcess,
+    best_per_call,
+    in_process_rounds,
+    row,
+    runtime_for,
+)
+from tests.processes import free_port
+
+
+def seed_round_trip(port: int):
+    """The seed's pattern: every call builds, sends and awaits one event (blocking)."""
+    from riemann_auto import codec
+    from riemann_auto.event import Event
+
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send_one(duration_ms: float) -> None:
+        event = Event(
+            service="x-time",
+            metric=duration_ms,
+            time_micros=time.time_ns() // 1000,
+            tags=("python", "duration"),
+            host="h",
+        )
+        sock.sendall(codec.frame(codec.encode_msg([codec.encode_event(event)])))
+        length = int.from_bytes(sock.recv(4), "big")
+        sock.recv(length)
+
+    def call(func):
+        def timed_call():
+            start = time.perf_counter()
+            func()
+            send_one((time.perf_counter() - start) * 1000)
+
+        return timed_call
+
+    return call, sock
+
+
+def caller_cost(quick: bool) -> None:
+    """What a timed call costs the application's thread, each way of timing it."""
+    import wrapt
+
+    from benchmarks.bench_app import trivial, trivial_in_place
+    from riemann_auto.timing import monitoring, timed
+
+    number = 100_000 if quick else 500_000
+    # Riemann down and a long flush interval: the sender thread sleeps, so
+    # this is the caller's own cost (reading the clock twice and enqueueing).
+    runtime = runtime_for(
+        free_port(), queue_size=10 * number, flush_interval=600.0, batch_size=10_000
+    )
+    timed_call = timed(trivial, runtime.probe("trivial"))
+    in_place = monitoring.can_monitor(trivial_in_place)
+    if in_place:
+        monitoring.monitor(trivial_in_place, runtime.probe("trivial_in_place"))
+    noop = wrapt.FunctionWrapper(trivial, lambda wrapped, instance, args, kwargs: wrapped())
+    sink = SinkProcess("--mode", "ack-only")
+    try:
+        seed_call, sock = seed_round_trip(sink.port)
+        seed = seed_call(trivial)
+        bare = best_per_call(trivial, number)
+        wrapped = best_per_call(noop, number)
+        ours = best_per_call(timed_call, number)
+        monitored = best_per_call(trivial_in_place, number) if in_place else None
+        seed_cost = best_per_call(seed, 2_000 if quick else 10_000, repeat=3)
+        sock.close()
+    finally:
+        sink.close()
+    version = ".".join(map(str, sys.version_info[:2]))
+    print(f"caller-side cost of one call of a trivial function (Python {version})")
+    base = wrapped * 1e9
+    row("plain call", bare * 1e9, "ns")
+    row("wrapt wrapper doing nothing (baseline)", base, "ns", base)
+    row("riemann-auto, timed by a wrapper", ours * 1e9, "ns", base, "goal <= 3x")
+    if monitored is not None:
+        row("riemann-auto, timed in place (sys.monitoring)", monitored * 1e9, "ns", base)
+    else:
+        print(f"  (no sys.monitoring timing on Python {version}: targets use the wrapper)")
+    row("seed: one blocking round trip per call", seed_cost * 1e9, "ns", base)
+    row(
+        "riemann-auto over the seed's pattern",
+        ours / seed_cost,
+        "ratio",
+        None,
+        f"the seed's pattern costs {seed_cost / ours:.0f}x more",
+    )
+    runtime.sender.shutdown(0)
+
+
+def cpu_per_event(quick: bool) -> None:
+    """Process CPU for each event, recording, encoding and sending included."""
+    from benchmarks.bench_app import trivial
+    from riemann_auto.timing import timed
+
+    number = 50_000 if quick else 200_000
+    sink = SinkProcess("--mode", "ack-only")
+    try:
+        runtime = runtime_for(sink.port, queue_size=2 * number)
+        timed_call = timed(trivial, runtime.probe("trivial"))
+        started = time.process_time()
+        for _ in range(number):
+            trivial()
+        bare = time.process_time() - started
+        started = time.process_time()
+        for _ in range(number):
+            timed_call()
+        assert runtime.sender.flush(60)
+        ours = time.process_time() - started
+        assert runtime.sender.sent == number, runtime.sender.counters()
+        runtime.sender.shutdown(1)
+    finally:
+        sink.close()
+    per_event = (ours - bare) / number
+    print("process CPU per event (record + build + encode + send, sink in another process)")
+    row("CPU per event", per_event * 1e6, "us", None, f"{number} events, all acknowledged")
+    row("CPU per call, plain call (baseline)", bare / number * 1e6, "us")
+
+
+def throughput(quick: bool) -> None:
+    """Events per second the sender delivers to a loopback server."""
+    from riemann_auto.probe import Probe
+
+    number = 100_000 if quick else 500_000
+    sink = SinkProcess("--mode", "ack-only")
+    try:
+        runtime = runtime_for(sink.port, queue_size=2 * number)
+        probe: Probe = runtime.probe("throughput")
+        record = runtime.sender.record
+        item = (probe, 1_000_000, time.perf_counter_ns(), None, None)
+        started = time.perf_counter()
+        for _ in range(number):
+            record(item)
+        assert runtime.sender.flush(120)
+        ours = number / (time.perf_counter() - started)
+        assert runtime.sender.sent == number
+        runtime.sender.shutdown(1)
+        seed_call, sock = seed_round_trip(sink.port)
+        seed = seed_call(lambda: None)
+        seed_number = 5_000 if quick else 20_000
+        started = time.perf_counter()
+        for _ in range(seed_number):
+            seed()
+        seed_rate = seed_number / (time.perf_counter() - started)
+        sock.close()
+    finally:
+        sink.close()
+    print("sender throughput to a loopback Riemann-protocol server")
+    row("seed: one event per round trip (baseline)", seed_rate, "ev/s", seed_rate)
+    row("riemann-auto sender", ours, "ev/s", seed_rate, "goal >= 100k ev/s")
+
+
+def peak_mib_code(code: str) -> str:
+    """`code`, then print the process's peak RSS in MiB.
+
+    VmHWM, not ru_maxrss: ru_maxrss survives fork and exec, so a child of this
+    (large) process would report this process's peak as its own.
+    """
+    return code + textwrap.dedent(
+        """
+        for _line in open("/proc/self/status"):
+            if _line.startswith("VmHWM:"):
+                print(int(_line.split()[1]) / 1024)
+        """
+    )
+
+
+MEMORY_PROGRAM = textwrap.dedent(
+    """
+    import sys
+    from benchmarks.bench_app import trivial
+    from riemann_auto.runtime import current
+    from riemann_auto.timing import timed
+    func = timed(trivial, current().probe("trivial")) if sys.argv[1] == "timed" else trivial
+    for _ in range(int(sys.argv[2])):
+        func()
+    sender = current().sender
+    print(sender.pending(), sender.dropped)
+    """
+)
+
+
+def memory(quick: bool) -> None:
+    """Peak memory after 1M calls with Riemann down: bounded by the queue."""
+    number = 200_000 if quick else 1_000_000
+    env = dict(os.environ, RIEMANN_PORT=str(free_port()), RIEMANN_LOG_LEVEL="ERROR")
+    results = {}
+    for kind in ("plain", "timed"):
+        out = subprocess.run(
+            [PYTHON, "-c", peak_mib_code(MEMORY_PROGRAM), kind, str(number)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        results[kind] = [float(v) for v in out]
+    (_, _, plain), (pending, dropped, timed_) = results["plain"], results["timed"]
+    print(f"peak memory after {number:,} calls with Riemann down (VmHWM)")
+    row("plain calls (baseline)", plain, "MiB", plain)
+    row(
+        "timed calls",
+        timed_,
+        "MiB",
+        plain,
+        f"+{timed_ - plain:.1f} MiB; queued {pending:,.0f} (the bound), dropped {dropped:,.0f}",
+    )
+
+
+def _startup(cmd: list[str], code: str, runs: int, env=None) -> tuple[float, float]:
+    """Median wall time of `cmd python -c code`, and the program's peak RSS."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([*cmd, PYTHON, "-c", code], env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    out = subprocess.run(
+        [*cmd, PYTHON, "-c", peak_mib_code(code)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return statistics.median(times) * 1000, float(out.split()[-1])
+
+
+def startup(quick: bool) -> None:
+    """riemann-run python -c pass against python -c pass."""
+    runs = 11 if quick else 31
+    env = dict(os.environ, RIEMANN_TARGETS="shop.db:query")
+    print(f"start-up (median of {runs} runs; peak RSS of the program, VmHWM)")
+    for label, code in (("python -c pass", "pass"), ("python -c 'import flask'", "import flask")):
+        bare_ms, bare_mib = _startup([], code, runs)
+        ours_ms, ours_mib = _startup([RIEMANN_RUN], code, runs, env)
+        row(f"{label}", bare_ms, "ms", bare_ms, f"{bare_mib:.1f} MiB peak")
+        row(
+            f"riemann-run {label}",
+            ours_ms,
+            "ms",
+            bare_ms,
+            f"+{ours_ms - bare_ms:.0f} ms, +{ours_mib - bare_mib:.1f} MiB peak"
+            + (" (goal +50 ms, +10 MiB)" if code == "pass" else ""),
+        )
+
+
+def flask_in_process(quick: bool) -> None:
+    """Flask requests/s with the in-process test client, instrumented over bare."""
+    from benchmarks.bench_app import app
+    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+
+    client = app.test_client()
+
+    def requests(number: int) -> None:
+        for _ in range(number):
+            client.get("/users")
+
+    in_process_rounds("Flask, in-process test client", requests, FlaskInstrumentor(), quick)
+    _dispatch_overhead(app, runtime_for(free_port(), queue_size=10**7, flush_interval=600.0))
+
+
+def _dispatch_overhead(app, runtime) -> None:
+    """The wrapper's own cost per request, with the sender asleep."""
+    from flask import request
+
+    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+
+    instrumentor = FlaskInstrumentor()
+    with app.test_request_context("/users"):
+        req = request._get_current_object()
+        req.url_rule, req.view_args = app.url_map.bind("localhost").match(
+            "/users", return_rule=True
+        )
+        bare = best_per_call(app.dispatch_request, 100_000)
+        instrumentor.instrument(runtime)
+        try:
+            ours = best_per_call(app.dispatch_request, 100_000)
+        finally:
+            instrumentor.uninstrument()
+    row("dispatch_request, bare (hot loop)", bare * 1e6, "us", bare * 1e6)
+    row(
+        "dispatch_request, instrumented (hot loop)",
+        ours * 1e6,
+        "us",
+        bare * 1e6,
+        f"+{(ours - bare) * 1e6:.2f} us per request on the caller's thread",
+    )
+
+
+def flask_gunicorn(quick: bool) -> None:
+    """Flask under gunicorn (2 sync workers) with a load generator, instrumented over bare."""
+    from benchmarks.serving import compare, gunicorn_serving, http_load
+
+    compare(
+        "Flask under gunicorn -w 2 (4 client threads sharing the 2 cores)",
+        gunicorn_serving("benchmarks.bench_app:app"),
+        http_load("/users"),
+        dict(os.environ, PYTHONPATH=str(ROOT)),
+        quick,
+    )
