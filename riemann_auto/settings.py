@@ -21,7 +21,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_PORT = 5555
 DEFAULT_TLS_PORT = 5554
 
-# Chosen by benchmarks/run.py: a batch of 256 keeps the sender well past
+# Chosen by benchmarks/overhead.py: a batch of 256 keeps the sender well past
 # 100k events/s, and 10k queued events bound memory to a few MiB.
 DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH_SIZE = 256

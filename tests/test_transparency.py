@@ -4,7 +4,7 @@ tests/apps/observe.py prints what a program can see of the functions in
 tests/apps/transparent.py (pickling through process pools, copying, identity,
 repr, caller frames, warning attribution, generator and coroutine protocols,
 an exception whose message cannot be read); both runs must print the same,
-except where the README says a Python version cannot hide the timing.
+except where docs/targets.md says a Python version cannot hide the timing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ TARGETS = ",".join(
     )
 )
 
-# What a wrapper cannot hide (README, "How targets are timed"): its own frame,
+# What a wrapper cannot hide (docs/targets.md, "How targets are timed"): its own frame,
 # its type, and the code object of the generator it hands back.
 WRAPPER_SHOWS = {"caller frame", "warning location", "type", "generator code"}
 if sys.version_info[:2] in TESTED_VERSIONS:
@@ -61,7 +61,7 @@ def test_a_timed_program_sees_what_the_bare_one_sees(sink):
     assert bare.pop("grumpy reads") == 0 and timed.pop("grumpy reads") == 1
     assert timed["grumpy"] == bare["grumpy"] == ["Grumpy", []]
     for key in DIFFERS:
-        assert timed.pop(key) != bare.pop(key), f"{key} is hidden now: update the README"
+        assert timed.pop(key) != bare.pop(key), f"{key} is hidden now: update docs/targets.md"
     assert timed == bare
 
     # ...and it was timed: in this process and in the pools' fork and spawn workers.

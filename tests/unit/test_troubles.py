@@ -179,3 +179,57 @@ def test_a_quiet_review_says_nothing(troubles, said):
     troubles.drops(0, 100)
     troubles.review({"acknowledged": 10})
     assert said == []
+
+
+COUNTS = {
+    "produced": 1500,
+    "acknowledged": 1000,
+    "dropped": 300,
+    "failed": 200,
+    "rejected": 0,
+    "pending": 0,
+    "reports": 2,
+}
+
+
+@pytest.fixture
+def informed(monkeypatch) -> list[str]:
+    lines: list[str] = []
+    monkeypatch.setattr(log, "info", lines.append)
+    return lines
+
+
+def test_the_exit_says_the_ledger_once_something_was_produced(troubles, said, informed):
+    troubles.at_exit(COUNTS, 0, None, 0, queue_was_full=False)
+    assert said == []
+    assert informed == [
+        "at exit, tcp://127.0.0.1:5555: produced 1,500 = acknowledged 1,000 + dropped 300 "
+        "+ failed 200 + rejected 0 (riemann-auto's own reports: 2)"
+    ]
+    troubles.at_exit(dict(COUNTS, produced=0), 0, None, 0, queue_was_full=False)
+    assert len(informed) == 1
+
+
+@pytest.mark.parametrize(
+    ("cause", "late", "full", "why"),
+    [
+        ("Riemann stopped", 0, True, "Riemann stopped"),
+        (None, 0, True, "the queue was full"),
+        (None, 0, False, "the exit ended first"),
+        (None, 1200, False, "1,200 recorded after the exit began"),
+        ("Riemann stopped", 7, False, "Riemann stopped; 7 recorded after the exit began"),
+    ],
+)
+def test_what_the_exit_did_not_deliver_is_said_with_why(troubles, said, cause, late, full, why):
+    troubles.at_exit(COUNTS, 1, cause, late, queue_was_full=full)
+    troubles.at_exit(COUNTS, 2500, cause, late, queue_was_full=full)
+    assert said == [
+        f"1 event not delivered at exit: {why}",
+        f"2,500 events not delivered at exit: {why}",
+    ]
+
+
+def test_the_exit_deadline_names_its_setting(troubles):
+    assert troubles.deadline_passed(2.5) == (
+        f"{AT} did not answer within RIEMANN_SHUTDOWN_TIMEOUT=2.5s"
+    )
