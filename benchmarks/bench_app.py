@@ -1,4 +1,6 @@
-"""The one-route Flask app the benchmarks serve."""
+"""The Flask app the benchmarks serve: a trivial route, and one that runs SQL."""
+
+import sqlite3
 
 from flask import Flask
 
@@ -8,6 +10,19 @@ app = Flask(__name__)
 @app.route("/users")
 def list_users():
     return {"users": ["ann", "bob"]}
+
+
+@app.route("/orders")
+def list_orders():
+    """Five statements, on a connection of its own (what is connected is what is timed)."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, note TEXT)")
+    db.executemany("INSERT INTO orders (note) VALUES (?)", [("a",), ("b",)])
+    db.execute("UPDATE orders SET note = ? WHERE id = ?", ("c", 1))
+    rows = db.execute("SELECT id, note FROM orders WHERE id > ?", (0,)).fetchall()
+    db.execute("DELETE FROM orders WHERE id = ?", (2,))
+    db.close()
+    return {"orders": rows}
 
 
 def trivial() -> None:

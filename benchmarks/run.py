@@ -27,6 +27,7 @@ BENCHMARKS = {
     "flask": "benchmarks.overhead:flask_in_process",
     "gunicorn": "benchmarks.overhead:flask_gunicorn",
     "django": "benchmarks.django_bench:django_gunicorn",
+    "sql": "benchmarks.sql_bench:sqlite_statements",
     "faults": "benchmarks.faults:faults",
     "asgi": "benchmarks.asgi_bench:asgi",
     "servers": "benchmarks.servers:green_workers",

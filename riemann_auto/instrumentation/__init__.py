@@ -47,7 +47,7 @@ class Instrumentor:
     aliases: frozenset[str] = frozenset()
     #: the module whose import triggers `instrument`
     module: str = ""
-    #: the distribution whose version is checked
+    #: the distribution whose version is checked; none for the standard library's
     distribution: str = ""
     #: supported versions: at least the first, below the second
     supported: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (10**6,))
@@ -157,6 +157,8 @@ def version_tuple(version: str) -> tuple[int, ...]:
 
 def unsupported_reason(instrumentor: Instrumentor) -> str | None:
     """Why the installed library cannot be instrumented, or None if it can."""
+    if not instrumentor.distribution:  # the standard library's: it comes with Python
+        return None
     import importlib_metadata
 
     try:

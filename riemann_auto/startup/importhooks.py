@@ -22,8 +22,13 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 
-# site.py imports usercustomize itself; it says nothing about the program.
-_NOT_FOREIGN = frozenset(sys.stdlib_module_names) | {"usercustomize", "sitecustomize"}
+# site.py imports usercustomize itself; it says nothing about the program. The
+# standard library's modules that an instrumentor times count as foreign.
+_INSTRUMENTED_STDLIB = frozenset({"sqlite3"})
+_NOT_FOREIGN = (frozenset(sys.stdlib_module_names) - _INSTRUMENTED_STDLIB) | {
+    "usercustomize",
+    "sitecustomize",
+}
 
 
 class _NotifyingLoader:

@@ -1,0 +1,203 @@
+"""What every SQL driver's instrumentor shares: a statement's name, its probe, a safe error.
+
+An event names a statement by its operation and the first table it names, as
+OpenTelemetry's `db.query.summary` does: `sqlite SELECT orders-time`, or
+`sqlite SELECT-time` where no table can be found. Nothing else of the
+statement leaves the process: not its text, not its parameters, and not an
+error's message, which a driver may fill with the statement (PostgreSQL's
+"LINE 1: ..."; SQLite's `near "...": syntax error`): an exception event
+carries the exception's class and the driver's error code only.
+
+Statements are read on the caller's thread, so each distinct text is read
+once and its probe kept (a program runs few distinct statements; one that
+builds them with literals inside would not grow the cache past its bound).
+"""
+
+from __future__ import annotations
+
+import re
+from time import perf_counter_ns
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..probe import Probe
+    from ..runtime import Runtime
+
+# Statement texts remembered with their probe; (operation, table) names per
+# system: a program inventing table names cannot grow Riemann's index past it.
+MAX_STATEMENTS = 2048
+MAX_NAMES = 256
+
+# The statements' first keywords, and nothing else, may name an operation: a
+# driver handed something else (a mistake, a secret) gives `OTHER`.
+_OPERATION_WORDS = """
+ALTER ANALYZE ATTACH BEGIN CALL CHECKPOINT CLUSTER COMMENT COMMIT COPY CREATE DEALLOCATE
+DECLARE DELETE DETACH DISCARD DO DROP END EXECUTE EXPLAIN FETCH GRANT INSERT LISTEN LOCK
+MERGE MOVE NOTIFY PRAGMA PREPARE REFRESH REINDEX RELEASE REPLACE RESET REVOKE ROLLBACK
+SAVEPOINT SELECT SET SHOW START TRUNCATE UNLISTEN UPDATE UPSERT VACUUM VALUES WITH
+"""
+OPERATIONS = frozenset(_OPERATION_WORDS.split())
+# After which keyword an operation names its table.
+_TABLE_AFTER = {
+    "SELECT": ("FROM",),
+    "DELETE": ("FROM",),
+    "INSERT": ("INTO",),
+    "REPLACE": ("INTO",),
+    "MERGE": ("INTO",),
+    "UPDATE": ("UPDATE",),
+    "CREATE": ("TABLE", "VIEW", "INDEX"),
+    "DROP": ("TABLE", "VIEW", "INDEX"),
+    "ALTER": ("TABLE",),
+    "TRUNCATE": ("TRUNCATE", "TABLE"),
+    "COPY": ("COPY",),
+}
+# Words that may stand between that keyword and the table's name.
+_SKIPPED_WORDS = """
+TABLE ONLY OR ROLLBACK ABORT FAIL IGNORE REPLACE IF NOT EXISTS TEMP TEMPORARY UNIQUE
+CONCURRENTLY LOCAL GLOBAL UNLOGGED LATERAL
+"""
+_SKIPPED = frozenset(_SKIPPED_WORDS.split())
+
+# Tokens: literals and comments are matched so that they are skipped whole,
+# never read as names. Quoted identifiers keep their quotes until used.
+_TOKENS = re.compile(
+    r"""
+    (?P<skip>'(?:[^']|'')*'?|--[^\n]*|/\*.*?(?:\*/|$)|\$(?P<tag>\w*)\$.*?(?:\$(?P=tag)\$|$)
+        |[xXbBnNeE]'(?:[^']|'')*'?|\d[\w.]*)
+    |(?P<word>[A-Za-z_][\w$]*(?:\s*\.\s*(?:[A-Za-z_][\w$]*|"[^"]*"))*)
+    |(?P<quoted>(?:"[^"]*"|`[^`]*`|\[[^\]]*\])(?:\s*\.\s*(?:[A-Za-z_][\w$]*|"[^"]*"))*)
+    |(?P<other>\S)
+    """,
+    re.S | re.X,
+)
+_NAME_CHARS = re.compile(r"[^\w$. -]")
+# How far into a statement its name is looked for.
+_READ = 4096
+
+
+def summary(statement: object) -> tuple[str, str]:
+    """(operation, table) of a statement, table "" where none is named; never raises."""
+    if isinstance(statement, bytes):
+        statement = statement.decode("utf-8", "replace")
+    elif not isinstance(statement, str):  # psycopg's sql.Composed and the like
+        return "OTHER", ""
+    tokens = _tokens(statement)
+    first = next(tokens, None)
+    operation = first[1].upper() if first is not None and first[0] == "word" else ""
+    if operation not in OPERATIONS:
+        return "OTHER", ""
+    if operation == "WITH":  # what it does follows the common table expressions
+        for kind, text, depth, start in tokens:
+            if kind == "word" and depth == 0 and text.upper() in _TABLE_AFTER:
+                return summary(statement[start:])
+        return operation, ""
+    wanted = _TABLE_AFTER.get(operation, ())
+    take_next = operation in wanted
+    for kind, text, _, _ in tokens:
+        upper = text.upper()
+        if take_next and kind == "word" and upper in _SKIPPED:
+            continue
+        if take_next and kind in ("word", "quoted"):
+            return operation, _name(text)
+        take_next = upper in wanted  # FROM (a subquery): the subquery's own FROM names it
+    return operation, ""
+
+
+def _tokens(statement: str):
+    """(kind, text, depth in parentheses, offset) of each token but literals and comments."""
+    depth = 0
+    for match in _TOKENS.finditer(statement, 0, _READ):
+        kind = match.lastgroup
+        if kind in ("skip", "tag"):
+            continue
+        text = match.group()
+        if text == ")":
+            depth -= 1
+        yield kind, text, depth, match.start()
+        if text == "(":
+            depth += 1
+
+
+def _name(text: str) -> str:
+    """A table's name as written, unquoted, of safe characters and bounded length."""
+    parts = [part.strip().strip('"`[]') for part in text.split(".")]
+    return _NAME_CHARS.sub("", ".".join(parts))[:64]
+
+
+def describe_class(exc: BaseException) -> str:
+    """The exception's qualified class name, as `describe` gives it."""
+    cls = type(exc)
+    module = getattr(cls, "__module__", "")
+    qualname = getattr(cls, "__qualname__", "?")
+    return qualname if module in ("builtins", "", None) else f"{module}.{qualname}"
+
+
+class StatementTimer:
+    """Times a driver's execute methods, one probe per (operation, table) of a system.
+
+    `error_code(exc)` gives what may be said of a failed statement (SQLite's
+    error name, PostgreSQL's SQLSTATE), "" when nothing may.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        system: str,
+        error_code: Callable[[BaseException], str],
+    ) -> None:
+        self._runtime = runtime
+        self.system = system
+        self._error_code = error_code
+        self._by_statement: dict[object, Probe] = {}
+        self._by_name: dict[tuple[str, str], Probe] = {}
+
+    def probe_for(self, statement: object) -> Probe:
+        try:
+            probe = self._by_statement.get(statement)
+        except TypeError:  # unhashable: read it every time
+            probe = None
+            statement = None
+        if probe is None:
+            probe = self._probe(*summary(statement))
+            if statement is not None and len(self._by_statement) < MAX_STATEMENTS:
+                self._by_statement[statement] = probe
+        return probe
+
+    def _probe(self, operation: str, table: str) -> Probe:
+        key = (operation, table)
+        probe = self._by_name.get(key)
+        if probe is None:
+            if len(self._by_name) >= MAX_NAMES and table:
+                return self._probe(operation, "")
+            name = f"{self.system} {operation} {table}" if table else f"{self.system} {operation}"
+            attributes = [("db.system.name", self.system), ("db.operation.name", operation)]
+            if table:
+                attributes.append(("db.collection.name", table))
+            probe = self._runtime.probe(name, tuple(attributes))
+            self._by_name[key] = probe
+        return probe
+
+    def call(self, method: Callable, instance: object, args: tuple, kwargs: dict):
+        """`method(instance, *args, **kwargs)`, timed as the statement it executes."""
+        statement = args[0] if args else next(iter(kwargs.values()), None)
+        probe = self.probe_for(statement)
+        start = perf_counter_ns()
+        try:
+            result = method(instance, *args, **kwargs)
+        except Exception as exc:
+            end = perf_counter_ns()
+            error = (describe_class(exc), self._safe_code(exc))
+            probe.record((probe, end - start, end, error, None))
+            raise
+        end = perf_counter_ns()
+        probe.record((probe, end - start, end, None, None))
+        return result
+
+    def _safe_code(self, exc: BaseException) -> str:
+        try:
+            code = self._error_code(exc)
+        except Exception:
+            return ""
+        return code if isinstance(code, str) and code.isidentifier() else ""
