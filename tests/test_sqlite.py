@@ -98,3 +98,25 @@ def test_disabled_by_name_sqlite3_is_left_as_it_is(sink):
     result = riemann_run(PYTHON, "-c", code, env=env)
     assert result.stdout == "True\n", result.stderr
     assert sink.events == []
+
+
+def test_a_statement_names_the_view_task_or_target_it_ran_in_as_parent(sink):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="sql_parents:lookup,sql_parents:fetch")
+    result = riemann_run(PYTHON, "-c", "import sql_parents; sql_parents.main()", env=env)
+    assert result.returncode == 0, result.stderr
+    statements = [
+        (e["service"], e["attributes"].get("parent"))
+        for e in sink.events
+        if e["service"].startswith("sqlite ")
+    ]
+    assert statements == [
+        ("sqlite CREATE users-time", None),  # at import, inside nothing
+        ("sqlite INSERT users-time", "orders"),  # a Flask view
+        ("sqlite SELECT users-time", "sql_parents.lookup"),  # a target inside that view
+        ("sqlite UPDATE users-time", "orders"),  # the view again, once the target returned
+        ("sqlite SELECT users-time", "sql_parents.fetch"),  # a coroutine target
+        ("sqlite DELETE users-time", "async_route"),  # an async FastAPI route
+        ("sqlite SELECT users-time", "sync_route"),  # a sync one, run in a thread
+        ("sqlite REPLACE users-time", "sql_parents.job"),  # a Celery task
+        ("sqlite SELECT-time", None),  # after all of them
+    ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from time import perf_counter_ns
 
+from ..timing import parent
 from ..timing.errors import describe
 from . import Instrumentor
 
@@ -58,6 +59,7 @@ class _TaskTimer:
         self._runtime = runtime
         self._probes: dict[str, Probe] = {}
         self._starts: dict[str, int] = {}
+        self._parents: dict[tuple, object] = {}  # the parent each execution set
         self._errors: dict[str, tuple[str, str]] = {}
         self._states: dict[str, tuple] = {}
 
@@ -66,7 +68,10 @@ class _TaskTimer:
     # that asked for it has finished.
 
     def started(self, task_id=None, task=None, **_) -> None:
-        self._starts[(task_id, id(task.request))] = perf_counter_ns()
+        execution = (task_id, id(task.request))
+        if parent.wanted:
+            self._parents[execution] = parent.current.set(task.name)
+        self._starts[execution] = perf_counter_ns()
 
     def failed(self, task_id=None, exception=None, sender=None, **_) -> None:
         if exception is not None and sender is not None:
@@ -79,6 +84,12 @@ class _TaskTimer:
         execution = (task_id, id(task.request))
         start = self._starts.pop(execution, None)
         error = self._errors.pop(execution, None)
+        token = self._parents.pop(execution, None)
+        if token is not None:
+            try:
+                parent.current.reset(token)
+            except ValueError:  # not the context it was set in: it goes with that one
+                pass
         if start is None:
             return
         probe = self._probe(task.name)

@@ -47,7 +47,7 @@ from time import perf_counter_ns
 
 from .. import log
 from ..event import bounded_description
-from ..timing import Timer
+from ..timing import Timer, parent
 from ..timing.errors import describe
 from . import Instrumentor, as_function
 from .http import http_attributes, is_error_status, timed_body
@@ -170,12 +170,16 @@ class _ViewTimer:
             probe = None if match is None else probe_for(match)
             if probe is None:
                 return view(request, *args, **kwargs)
+            token = parent.current.set(probe.name) if parent.wanted else None
             start = perf_counter_ns()
             try:
                 response = view(request, *args, **kwargs)
             except BaseException as exc:
                 failed(probe, start, request.method, exc)
                 raise
+            finally:
+                if token is not None:
+                    parent.current.reset(token)
             return answered(probe, start, request.method, response)
 
         return timed_view
@@ -188,12 +192,16 @@ class _ViewTimer:
             probe = None if match is None else probe_for(match)
             if probe is None:
                 return await view(request, *args, **kwargs)
+            token = parent.current.set(probe.name) if parent.wanted else None
             start = perf_counter_ns()
             try:
                 response = await view(request, *args, **kwargs)
             except BaseException as exc:
                 failed(probe, start, request.method, exc)
                 raise
+            finally:
+                if token is not None:
+                    parent.current.reset(token)
             return answered(probe, start, request.method, response)
 
         return timed_view

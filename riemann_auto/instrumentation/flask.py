@@ -15,6 +15,7 @@ import functools
 from time import perf_counter_ns
 
 from ..probe import Probe
+from ..timing import parent
 from ..timing.errors import describe
 from . import Instrumentor, as_function
 from .http import RouteProbes, http_attributes, is_error_status, timed_body
@@ -119,6 +120,7 @@ class _DispatchTimer:
             if probe is None:
                 return original(app, *args, **kwargs)
             record = probe.record
+            token = parent.current.set(probe.name) if parent.wanted else None
             start = perf_counter_ns()
             try:
                 rv = original(app, *args, **kwargs)
@@ -136,6 +138,9 @@ class _DispatchTimer:
                 end = perf_counter_ns()
                 record((probe, end - start, end, None, http_attributes(method, 500)))
                 raise
+            finally:
+                if token is not None:
+                    parent.current.reset(token)
             end = perf_counter_ns()
             if type(rv) in _PLAIN_BODIES:
                 record((probe, end - start, end, None, http_attributes(method, 200)))

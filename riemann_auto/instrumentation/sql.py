@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from time import perf_counter_ns
 
+from ..timing import parent
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -152,6 +154,7 @@ class StatementTimer:
         self._error_code = error_code
         self._by_statement: dict[object, Probe] = {}
         self._by_name: dict[tuple[str, str], Probe] = {}
+        parent.want()  # each statement names the view, task or target it ran in
 
     def probe_for(self, statement: object) -> Probe:
         try:
@@ -183,16 +186,17 @@ class StatementTimer:
         """`method(instance, *args, **kwargs)`, timed as the statement it executes."""
         statement = args[0] if args else next(iter(kwargs.values()), None)
         probe = self.probe_for(statement)
+        extra = parent.extra()
         start = perf_counter_ns()
         try:
             result = method(instance, *args, **kwargs)
         except Exception as exc:
             end = perf_counter_ns()
             error = (describe_class(exc), self._safe_code(exc))
-            probe.record((probe, end - start, end, error, None))
+            probe.record((probe, end - start, end, error, extra))
             raise
         end = perf_counter_ns()
-        probe.record((probe, end - start, end, None, None))
+        probe.record((probe, end - start, end, None, extra))
         return result
 
     def _safe_code(self, exc: BaseException) -> str:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import sys
 from time import perf_counter_ns
 
+from ..timing import parent
 from ..timing.errors import describe
 from . import Instrumentor, as_function
 from .http import RouteProbes, http_attributes, is_error_status
@@ -216,6 +217,7 @@ class _RouteTimer:
 
             record = probe.record
             scope[_TIMING] = self
+            token = parent.current.set(probe.name) if parent.wanted else None
             start = perf_counter_ns()
             try:
                 await call(self, scope, receive, timed_send)
@@ -237,6 +239,8 @@ class _RouteTimer:
                 raise
             finally:
                 scope.pop(_TIMING, None)
+                if token is not None:
+                    parent.current.reset(token)
             end = end or perf_counter_ns()
             record((probe, end - start, end, error, http_attributes(method, status or 500)))
 

@@ -32,6 +32,7 @@ import sys
 from time import perf_counter_ns
 from types import FunctionType
 
+from . import parent
 from .errors import describe
 from .wrappers import CO_ASYNC_GENERATOR, CO_GENERATOR
 
@@ -47,6 +48,10 @@ TOOL_NAME = "riemann-auto"
 
 _probes: dict[CodeType, Probe] = {}
 _starts: dict[int, int] = {}  # id(frame) -> perf_counter_ns() at its start
+# The name a timed code gives as `parent` while it runs; not a generator's,
+# which would leave it set in its caller's context at every yield.
+_parents: dict[CodeType, str] = {}
+_tokens: dict[int, object] = {}  # id(frame) -> the parent it set, to reset at its end
 _tool: int | None = None
 _unavailable = sys.version_info[:2] not in TESTED_VERSIONS
 
@@ -74,6 +79,8 @@ def monitor(func: FunctionType, probe: Probe) -> None:
     if code in _probes:
         return
     _probes[code] = probe
+    if not code.co_flags & (CO_GENERATOR | CO_ASYNC_GENERATOR):
+        _parents[code] = probe.name
     events = sys.monitoring.events
     sys.monitoring.set_local_events(_tool, code, events.PY_START | events.PY_RETURN)
 
@@ -111,39 +118,61 @@ def _acquire_tool() -> bool:
 # Names they use are bound as defaults: each call is on the program's time.
 
 
-def _on_start(code, offset, _starts=_starts, _getframe=sys._getframe, _now=perf_counter_ns):
+def _on_start(
+    code, offset, _starts=_starts, _parents=_parents, _tokens=_tokens, _parent=parent,
+    _getframe=sys._getframe, _now=perf_counter_ns,
+):  # fmt: skip
     try:
-        _starts[id(_getframe(1))] = _now()
+        frame = id(_getframe(1))
+        if _parent.wanted and code in _parents:
+            _tokens[frame] = _parent.current.set(_parents[code])
+        _starts[frame] = _now()
     except Exception:
         pass
 
 
 def _on_return(
-    code, offset, value, _starts=_starts, _probes=_probes, _getframe=sys._getframe,
-    _now=perf_counter_ns,
+    code, offset, value, _starts=_starts, _probes=_probes, _tokens=_tokens,
+    _getframe=sys._getframe, _now=perf_counter_ns,
 ):  # fmt: skip
     end = _now()
     try:
-        start = _starts.pop(id(_getframe(1)), None)
+        frame = id(_getframe(1))
+        start = _starts.pop(frame, None)
         if start is not None:
             probe = _probes[code]
             probe.record((probe, end - start, end, None, None))
+        if _tokens:
+            _leave(frame)
     except Exception:
         pass
 
 
 def _on_unwind(
-    code, offset, exc, _starts=_starts, _probes=_probes, _getframe=sys._getframe,
-    _now=perf_counter_ns,
+    code, offset, exc, _starts=_starts, _probes=_probes, _tokens=_tokens,
+    _getframe=sys._getframe, _now=perf_counter_ns,
 ):  # fmt: skip
     end = _now()
     try:
         probe = _probes.get(code)
         if probe is None:
             return
-        start = _starts.pop(id(_getframe(1)), None)
+        frame = id(_getframe(1))
+        start = _starts.pop(frame, None)
         if start is not None:
             error = describe(exc) if isinstance(exc, Exception) else None
             probe.record((probe, end - start, end, error, None))
+        if _tokens:
+            _leave(frame)
     except Exception:
         pass
+
+
+def _leave(frame: int) -> None:
+    """The parent back to what it was before the frame started, if it set one."""
+    token = _tokens.pop(frame, None)
+    if token is not None:
+        try:
+            parent.current.reset(token)
+        except ValueError:  # a coroutine started in one context and ended in another
+            pass

@@ -29,6 +29,7 @@ from __future__ import annotations
 from time import perf_counter_ns
 
 from ..probe import Probe
+from . import parent
 from .errors import describe
 
 CO_GENERATOR = 0x20
@@ -123,8 +124,11 @@ def _call_wrapper(probe: Probe):
     # What `Timer` does, written out: plain calls are the hot path, and a
     # context manager object per call would cost more than the rest.
     record = probe.record
+    name = probe.name
+    set_parent, reset_parent = parent.current.set, parent.current.reset
 
     def call(wrapped, instance, args, kwargs):
+        token = set_parent(name) if parent.wanted else None
         start = perf_counter_ns()
         try:
             result = wrapped(*args, **kwargs)
@@ -136,6 +140,9 @@ def _call_wrapper(probe: Probe):
             end = perf_counter_ns()
             record((probe, end - start, end, None, None))
             raise
+        finally:
+            if token is not None:
+                reset_parent(token)
         end = perf_counter_ns()
         record((probe, end - start, end, None, None))
         return result
@@ -179,8 +186,13 @@ def _started_by(timed_body, probe: Probe):
 
 
 async def _timed_coroutine(inner, probe: Probe):
-    with Timer(probe):
-        return await inner
+    token = parent.current.set(probe.name) if parent.wanted else None
+    try:
+        with Timer(probe):
+            return await inner
+    finally:
+        if token is not None:
+            parent.current.reset(token)
 
 
 def _timed_generator(inner, probe: Probe):
