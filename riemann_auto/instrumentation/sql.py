@@ -16,9 +16,9 @@ builds them with literals inside would not grow the cache past its bound).
 from __future__ import annotations
 
 import re
-from time import perf_counter_ns
 
 from ..timing import parent
+from . import client
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -128,26 +128,18 @@ def _name(text: str) -> str:
     return _NAME_CHARS.sub("", ".".join(parts))[:64]
 
 
-def describe_class(exc: BaseException) -> str:
-    """The exception's qualified class name, as `describe` gives it."""
-    cls = type(exc)
-    module = getattr(cls, "__module__", "")
-    qualname = getattr(cls, "__qualname__", "?")
-    return qualname if module in ("builtins", "", None) else f"{module}.{qualname}"
-
-
 class StatementTimer:
     """Times a driver's execute methods, one probe per (operation, table) of a system.
 
     `error_code(exc)` gives what may be said of a failed statement (SQLite's
-    error name, PostgreSQL's SQLSTATE), "" when nothing may.
+    error name, PostgreSQL's SQLSTATE); see `client.error_of`.
     """
 
     def __init__(
         self,
         runtime: Runtime,
         system: str,
-        error_code: Callable[[BaseException], str],
+        error_code: client.ErrorCode,
     ) -> None:
         self._runtime = runtime
         self.system = system
@@ -185,23 +177,6 @@ class StatementTimer:
     def call(self, method: Callable, instance: object, args: tuple, kwargs: dict):
         """`method(instance, *args, **kwargs)`, timed as the statement it executes."""
         statement = args[0] if args else next(iter(kwargs.values()), None)
-        probe = self.probe_for(statement)
-        extra = parent.extra()
-        start = perf_counter_ns()
-        try:
-            result = method(instance, *args, **kwargs)
-        except Exception as exc:
-            end = perf_counter_ns()
-            error = (describe_class(exc), self._safe_code(exc))
-            probe.record((probe, end - start, end, error, extra))
-            raise
-        end = perf_counter_ns()
-        probe.record((probe, end - start, end, None, extra))
-        return result
-
-    def _safe_code(self, exc: BaseException) -> str:
-        try:
-            code = self._error_code(exc)
-        except Exception:
-            return ""
-        return code if isinstance(code, str) and code.isidentifier() else ""
+        return client.call(
+            self.probe_for(statement), self._error_code, method, instance, args, kwargs
+        )
