@@ -1,31 +1,35 @@
 """The example shop: an ordinary Flask app that knows nothing of Riemann.
 
-riemann-run times every view (its event is named for the endpoint) and the
-functions listed in RIEMANN_TARGETS, such as `example_app:lookup_user`. An
+riemann-run times every view (its event is named for the endpoint), the
+functions listed in RIEMANN_TARGETS, such as `example_app:lookup_user`, and
+each SQL statement, named for the view or function it ran in (`parent`). An
 order is paid and confirmed by Celery tasks (example_tasks.py), timed in the
 worker that runs them.
 """
 
 import asyncio
+import sqlite3
 import time
 
 from flask import Blueprint, Flask, Response, abort
 
-USERS = {1: "ann", 2: "bob"}
+DB = sqlite3.connect(":memory:", check_same_thread=False)
+DB.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+DB.executemany("INSERT INTO users (id, name) VALUES (?, ?)", [(1, "ann"), (2, "bob")])
 
 users = Blueprint("users", __name__, url_prefix="/users")
 
 
 def lookup_user(user_id: int) -> str:
-    time.sleep(0.002)  # a pretend database
-    if user_id not in USERS:
+    row = DB.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
         abort(404)
-    return USERS[user_id]
+    return row[0]
 
 
 @users.route("/")
 def list_users():
-    return {"users": sorted(USERS.values())}
+    return {"users": [name for (name,) in DB.execute("SELECT name FROM users ORDER BY name")]}
 
 
 @users.route("/<int:user_id>")
