@@ -75,17 +75,19 @@ _TOKENS = re.compile(
     re.S | re.X,
 )
 _NAME_CHARS = re.compile(r"[^\w$. -]")
-# How far into a statement its name is looked for.
-_READ = 4096
+# How far into a statement its name is looked for (a WITH's tables can be long); once
+# the cache is full (a program that writes its values into its statements), less far.
+READ = 4096
+READ_UNCACHED = 256
 
 
-def summary(statement: object) -> tuple[str, str]:
+def summary(statement: object, read: int = READ) -> tuple[str, str]:
     """(operation, table) of a statement, table "" where none is named; never raises."""
     if isinstance(statement, bytes):
         statement = statement.decode("utf-8", "replace")
     elif not isinstance(statement, str):  # psycopg's sql.Composed and the like
         return "OTHER", ""
-    tokens = _tokens(statement)
+    tokens = _tokens(statement, read)
     first = next(tokens, None)
     operation = first[1].upper() if first is not None and first[0] == "word" else ""
     if operation not in OPERATIONS:
@@ -93,7 +95,7 @@ def summary(statement: object) -> tuple[str, str]:
     if operation == "WITH":  # what it does follows the common table expressions
         for kind, text, depth, start in tokens:
             if kind == "word" and depth == 0 and text.upper() in _TABLE_AFTER:
-                return summary(statement[start:])
+                return summary(statement[start:], read - start)
         return operation, ""
     wanted = _TABLE_AFTER.get(operation, ())
     take_next = operation in wanted
@@ -107,10 +109,10 @@ def summary(statement: object) -> tuple[str, str]:
     return operation, ""
 
 
-def _tokens(statement: str):
+def _tokens(statement: str, read: int):
     """(kind, text, depth in parentheses, offset) of each token but literals and comments."""
     depth = 0
-    for match in _TOKENS.finditer(statement, 0, _READ):
+    for match in _TOKENS.finditer(statement, 0, read):
         kind = match.lastgroup
         if kind in ("skip", "tag"):
             continue
@@ -149,15 +151,15 @@ class StatementTimer:
         parent.want()  # each statement names the view, task or target it ran in
 
     def probe_for(self, statement: object) -> Probe:
+        cache = self._by_statement
         try:
-            probe = self._by_statement.get(statement)
-        except TypeError:  # unhashable: read it every time
-            probe = None
-            statement = None
+            probe = cache.get(statement)
+        except TypeError:  # unhashable: read every time, and not far
+            return self._probe(*summary(statement, READ_UNCACHED))
         if probe is None:
-            probe = self._probe(*summary(statement))
-            if statement is not None and len(self._by_statement) < MAX_STATEMENTS:
-                self._by_statement[statement] = probe
+            if len(cache) >= MAX_STATEMENTS:
+                return self._probe(*summary(statement, READ_UNCACHED))
+            probe = cache[statement] = self._probe(*summary(statement))
         return probe
 
     def _probe(self, operation: str, table: str) -> Probe:

@@ -61,3 +61,10 @@ def test_what_does_not_start_with_a_statement_keyword_is_other():
 def test_a_name_keeps_only_safe_characters_and_a_bounded_length():
     assert summary('SELECT * FROM "a;b\'c"') == ("SELECT", "abc")
     assert summary(f"SELECT * FROM {'t' * 200}") == ("SELECT", "t" * 64)
+
+
+def test_a_long_statement_is_read_only_as_far_as_asked():
+    statement = "WITH x AS (SELECT " + ", ".join(f"c{i}" for i in range(600)) + " FROM t) "
+    statement += "SELECT * FROM x"
+    assert summary(statement) == ("SELECT", "x")
+    assert summary(statement, 256) == ("WITH", "")
