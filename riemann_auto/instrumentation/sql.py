@@ -16,6 +16,7 @@ builds them with literals inside would not grow the cache past its bound).
 from __future__ import annotations
 
 import re
+from weakref import WeakKeyDictionary
 
 from ..timing import parent
 from . import client
@@ -174,9 +175,49 @@ class StatementTimer:
             self._by_name[key] = probe
         return probe
 
-    def call(self, method: Callable, instance: object, args: tuple, kwargs: dict):
-        """`method(instance, *args, **kwargs)`, timed as the statement it executes."""
+    def call(self, method: Callable, instance: object, args: tuple, kwargs: dict, attributes=()):
+        """`method(instance, *args, **kwargs)`, timed as the statement it executes, with
+        `attributes` (its connection's: `ConnectionAttributes`) and its parent."""
         statement = args[0] if args else next(iter(kwargs.values()), None)
         return client.call(
-            self.probe_for(statement), self._error_code, method, instance, args, kwargs
+            self.probe_for(statement), self._error_code, method, instance, args, kwargs, attributes
         )
+
+    async def wait(
+        self, method: Callable, instance: object, args: tuple, kwargs: dict, attributes=()
+    ):
+        """`await method(instance, *args, **kwargs)`, timed as `call` times it."""
+        statement = args[0] if args else next(iter(kwargs.values()), None)
+        probe = self.probe_for(statement)
+        awaitable = method(instance, *args, **kwargs)
+        return await client.wait(probe, self._error_code, awaitable, attributes)
+
+
+class ConnectionAttributes:
+    """A connection's attributes (`db.namespace`, `server.address`), read once per connection.
+
+    `read(connection)` gives them as (key, value) pairs; it may raise (a closed
+    connection), and then the statement goes without them, and they are read
+    again next time. Equal tuples are shared, so that `parent.extra` keeps one
+    per (server, database, parent).
+    """
+
+    def __init__(self, read: Callable[[object], tuple[tuple[str, str], ...]]) -> None:
+        self._read = read
+        self._of: WeakKeyDictionary = WeakKeyDictionary()
+        self._shared: dict[tuple, tuple] = {}
+
+    def of(self, connection: object) -> tuple[tuple[str, str], ...]:
+        try:
+            return self._of[connection]
+        except KeyError:
+            pass
+        except TypeError:  # no weak reference to it (None, a stand-in): nothing said
+            return ()
+        try:
+            found = tuple((key, value[:128]) for key, value in self._read(connection) if value)
+        except Exception:
+            return ()
+        found = self._shared.setdefault(found, found) if len(self._shared) < MAX_NAMES else found
+        self._of[connection] = found
+        return found
