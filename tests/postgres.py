@@ -34,7 +34,7 @@ class Server:
     def dsn(self, **extra: str) -> str:
         """A libpq DSN for the test database, user postgres, with `extra` keywords."""
         words = {"host": self.host, "port": str(self.port), "dbname": self.database}
-        words.update(user="postgres", **extra)
+        words.update({"user": "postgres", **extra})
         return " ".join(f"{key}={value}" for key, value in words.items())
 
 
