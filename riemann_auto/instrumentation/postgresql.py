@@ -47,7 +47,7 @@ def _connection_attributes(connection) -> tuple[tuple[str, str], ...]:
 class Psycopg2Instrumentor(Instrumentor):
     name = "psycopg2"
     module = "psycopg2"
-    supported = ((2, 8), (3,))
+    supported = ((2, 9), (3,))
 
     @property
     def distribution(self) -> str:  # type: ignore[override]
