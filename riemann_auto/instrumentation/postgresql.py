@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 
 from . import Instrumentor
-from .sql import ConnectionAttributes, StatementTimer
+from .sql import ConnectionAttributes, StatementTimer, timed_subclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,25 +96,12 @@ class _Psycopg2Classes:
     def _timed(self, cls: object, base: type) -> type | None:
         """The timed subclass of `cls`; None if `cls` is no subclass of `base` (a function
         returning a connection, say: left as it is)."""
-        try:
-            made = self._made.get(cls)  # type: ignore[arg-type]
-        except TypeError:  # unhashable: not a class
-            return None
-        if made is None:
-            if not (isinstance(cls, type) and issubclass(cls, base)):
-                return None
-            if cls in self._made.values():
-                return cls
-            if base is self._connection:
-                namespace = {"cursor": self._cursor_method(cls)}
-            else:
-                namespace = {name: self._execute(getattr(cls, name)) for name in _EXECUTES}
-            # no __dict__ of its own: an attribute the class refused bare, it refuses timed
-            made = type(cls.__name__, (cls,), {"__slots__": (), **namespace})
-            made.__module__, made.__qualname__ = cls.__module__, cls.__qualname__
-            made.__doc__ = cls.__doc__
-            self._made[cls] = made
-        return made
+        return timed_subclass(self._made, cls, base, self._namespace)
+
+    def _namespace(self, cls: type) -> dict[str, object]:
+        if issubclass(cls, self._connection):
+            return {"cursor": self._cursor_method(cls)}
+        return {name: self._execute(getattr(cls, name)) for name in _EXECUTES}
 
     def _cursor_method(self, cls: type) -> Callable:
         timed, cursor_class = self._timed, self._cursor

@@ -193,6 +193,32 @@ class StatementTimer:
         return await client.wait(probe, self._error_code, awaitable, attributes)
 
 
+def timed_subclass(
+    made: dict[type, type], cls: object, base: type, namespace: Callable[[type], dict]
+) -> type | None:
+    """The timed subclass of `cls` (sqlite3's and psycopg2's C types cannot be patched,
+    but their drivers take subclasses): made with `namespace(cls)` the first time and
+    kept in `made`; None if `cls` is no subclass of `base` (the driver says why, or
+    takes a function: left as it is). The subclass has no `__dict__` of its own (an
+    attribute the class refused bare, it refuses timed) and keeps the name, module,
+    qualified name and docstring of `cls`, so that `repr` and `isinstance` answer as bare.
+    """
+    try:
+        found = made.get(cls)  # type: ignore[arg-type]
+    except TypeError:  # unhashable: not a class
+        return None
+    if found is None:
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            return None
+        if cls in made.values():
+            return cls
+        found = type(cls.__name__, (cls,), {"__slots__": (), **namespace(cls)})
+        found.__module__, found.__qualname__ = cls.__module__, cls.__qualname__
+        found.__doc__ = cls.__doc__
+        made[cls] = found
+    return found
+
+
 class ConnectionAttributes:
     """A connection's attributes (`db.namespace`, `server.address`), read once per connection.
 

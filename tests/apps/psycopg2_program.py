@@ -7,6 +7,7 @@ password and error messages (DETAIL quotes a value): none may reach an event.
 
 import os
 
+import pg_shared
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
@@ -22,15 +23,6 @@ class AuditedCursor(psycopg2.extensions.cursor):
     def execute(self, query, vars=None):
         AuditedCursor.executed += 1
         return super().execute(query, vars)
-
-
-def failing(conn, statement, params=None) -> None:
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-    except psycopg2.Error as exc:
-        print(type(exc).__module__, type(exc).__name__, exc.pgcode, exc.pgerror.splitlines())
-        conn.rollback()
 
 
 def main() -> None:
@@ -49,12 +41,8 @@ def main() -> None:
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as dict_cursor:
         dict_cursor.execute("SELECT id, note FROM orders WHERE id = %s", (1,))
         print(type(dict_cursor).__name__, dict_cursor.fetchone())
-    failing(conn, "INSERT INTO orders (note) VALUES (%s)", ("hunter2-param",))
-    failing(conn, "SELECT * FROM orders WHERE note = hunter2column")
-    with conn.cursor(name="everything") as server_side:
-        server_side.itersize = 1
-        server_side.execute("SELECT id FROM orders ORDER BY id")
-        print(type(server_side).__name__, [row for row in server_side])
+    pg_shared.failures(conn, "orders", psycopg2.Error)
+    pg_shared.server_side(conn, "orders")
     with conn, conn.cursor() as in_transaction:
         in_transaction.execute("DELETE FROM orders WHERE id = %s", (99,))
         print(in_transaction.rowcount)

@@ -8,19 +8,12 @@ password and error messages (DETAIL quotes a value): none may reach an event.
 import asyncio
 import os
 
+import pg_shared
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 DSN = os.environ["PG_DSN"] + " password=hunter2-password"
-
-
-def failing(conn, statement, params=None) -> None:
-    try:
-        conn.execute(statement, params)
-    except psycopg.Error as exc:
-        print(type(exc).__module__, type(exc).__name__, exc.sqlstate, str(exc).splitlines())
-        conn.rollback()
 
 
 def main() -> None:
@@ -38,12 +31,8 @@ def main() -> None:
         conn.commit()
         with conn.cursor(row_factory=dict_row) as dicts:
             print(dicts.execute("SELECT id, note FROM items WHERE id = %s", (1,)).fetchone())
-        failing(conn, "INSERT INTO items (note) VALUES (%s)", ("hunter2-param",))
-        failing(conn, "SELECT * FROM items WHERE note = hunter2column")
-        with conn.cursor(name="everything") as server_side:
-            server_side.itersize = 1
-            server_side.execute("SELECT id FROM items ORDER BY id")
-            print(type(server_side).__name__, [row for row in server_side])
+        pg_shared.failures(conn, "items", psycopg.Error)
+        pg_shared.server_side(conn, "items")
         client_side = psycopg.ClientCursor(conn)
         client_side.execute("UPDATE items SET note = %s WHERE id = 2", ("c",))
         print(client_side.rowcount)
