@@ -38,9 +38,12 @@ def error_of(exc: BaseException, error_code: ErrorCode) -> tuple[str, str]:
     return kind, code if plain else ""
 
 
-def call(probe: Probe, error_code: ErrorCode, method: Callable, instance, args, kwargs):
-    """`method(instance, *args, **kwargs)`, timed through `probe` with its parent."""
-    extra = parent.extra()
+def call(
+    probe: Probe, error_code: ErrorCode, method: Callable, instance, args, kwargs, attributes=()
+):
+    """`method(instance, *args, **kwargs)`, timed through `probe` with `attributes` (the
+    connection's, which the probe's cannot hold) and its parent."""
+    extra = parent.extra(attributes)
     start = perf_counter_ns()
     try:
         result = method(instance, *args, **kwargs)
@@ -53,10 +56,10 @@ def call(probe: Probe, error_code: ErrorCode, method: Callable, instance, args, 
     return result
 
 
-async def wait(probe: Probe, error_code: ErrorCode, awaitable: Awaitable):
-    """`await awaitable`, timed through `probe` with its parent; cancellation is timed
-    but is no exception."""
-    extra = parent.extra()
+async def wait(probe: Probe, error_code: ErrorCode, awaitable: Awaitable, attributes=()):
+    """`await awaitable`, timed through `probe` with `attributes` and its parent;
+    cancellation is timed but is no exception."""
+    extra = parent.extra(attributes)
     start = perf_counter_ns()
     try:
         result = await awaitable

@@ -16,6 +16,7 @@ builds them with literals inside would not grow the cache past its bound).
 from __future__ import annotations
 
 import re
+from weakref import WeakKeyDictionary
 
 from ..timing import parent
 from . import client
@@ -176,9 +177,75 @@ class StatementTimer:
             self._by_name[key] = probe
         return probe
 
-    def call(self, method: Callable, instance: object, args: tuple, kwargs: dict):
-        """`method(instance, *args, **kwargs)`, timed as the statement it executes."""
+    def call(self, method: Callable, instance: object, args: tuple, kwargs: dict, attributes=()):
+        """`method(instance, *args, **kwargs)`, timed as the statement it executes, with
+        `attributes` (its connection's: `ConnectionAttributes`) and its parent."""
         statement = args[0] if args else next(iter(kwargs.values()), None)
         return client.call(
-            self.probe_for(statement), self._error_code, method, instance, args, kwargs
+            self.probe_for(statement), self._error_code, method, instance, args, kwargs, attributes
         )
+
+    async def wait(
+        self, method: Callable, instance: object, args: tuple, kwargs: dict, attributes=()
+    ):
+        """`await method(instance, *args, **kwargs)`, timed as `call` times it."""
+        statement = args[0] if args else next(iter(kwargs.values()), None)
+        probe = self.probe_for(statement)
+        awaitable = method(instance, *args, **kwargs)
+        return await client.wait(probe, self._error_code, awaitable, attributes)
+
+
+def timed_subclass(
+    made: dict[type, type], cls: object, base: type, namespace: Callable[[type], dict]
+) -> type | None:
+    """The timed subclass of `cls` (sqlite3's and psycopg2's C types cannot be patched,
+    but their drivers take subclasses): made with `namespace(cls)` the first time and
+    kept in `made`; None if `cls` is no subclass of `base` (the driver says why, or
+    takes a function: left as it is). The subclass has no `__dict__` of its own (an
+    attribute the class refused bare, it refuses timed) and keeps the name, module,
+    qualified name and docstring of `cls`, so that `repr` and `isinstance` answer as bare.
+    """
+    try:
+        found = made.get(cls)  # type: ignore[arg-type]
+    except TypeError:  # unhashable: not a class
+        return None
+    if found is None:
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            return None
+        if cls in made.values():
+            return cls
+        found = type(cls.__name__, (cls,), {"__slots__": (), **namespace(cls)})
+        found.__module__, found.__qualname__ = cls.__module__, cls.__qualname__
+        found.__doc__ = cls.__doc__
+        made[cls] = found
+    return found
+
+
+class ConnectionAttributes:
+    """A connection's attributes (`db.namespace`, `server.address`), read once per connection.
+
+    `read(connection)` gives them as (key, value) pairs; it may raise (a closed
+    connection), and then the statement goes without them, and they are read
+    again next time. Equal tuples are shared, so that `parent.extra` keeps one
+    per (server, database, parent).
+    """
+
+    def __init__(self, read: Callable[[object], tuple[tuple[str, str], ...]]) -> None:
+        self._read = read
+        self._of: WeakKeyDictionary = WeakKeyDictionary()
+        self._shared: dict[tuple, tuple] = {}
+
+    def of(self, connection: object) -> tuple[tuple[str, str], ...]:
+        try:
+            return self._of[connection]
+        except KeyError:
+            pass
+        except TypeError:  # no weak reference to it (None, a stand-in): nothing said
+            return ()
+        try:
+            found = tuple((key, value[:128]) for key, value in self._read(connection) if value)
+        except Exception:
+            return ()
+        found = self._shared.setdefault(found, found) if len(self._shared) < MAX_NAMES else found
+        self._of[connection] = found
+        return found

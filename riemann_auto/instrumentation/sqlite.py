@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 from . import Instrumentor
-from .sql import StatementTimer
+from .sql import StatementTimer, timed_subclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,23 +77,12 @@ class _TimedClasses:
 
     def _timed(self, cls: object, base: type) -> type | None:
         """The timed subclass of `cls`; None if `cls` is none of sqlite3's (sqlite3 says why)."""
-        try:
-            made = self._made.get(cls)  # type: ignore[arg-type]
-        except TypeError:  # unhashable: not a class
-            return None
-        if made is None:
-            if not (isinstance(cls, type) and issubclass(cls, base)):
-                return None
-            if cls in self._made.values():
-                return cls
-            made = self._subclass(cls, base is self._connection)
-            self._made[cls] = made
-        return made
+        is_connection = base is self._connection
+        return timed_subclass(self._made, cls, base, lambda c: self._namespace(c, is_connection))
 
-    def _subclass(self, cls: type, is_connection: bool) -> type:
+    def _namespace(self, cls: type, is_connection: bool) -> dict[str, object]:
         timer = self._timer
-        # no __dict__ of its own: an attribute the class refused bare, it refuses timed
-        namespace: dict[str, object] = {"__slots__": ()}
+        namespace: dict[str, object] = {}
         if not is_connection:
             for name in _EXECUTES:
                 namespace[name] = _timed_method(timer, getattr(cls, name), name)
@@ -114,10 +103,7 @@ class _TimedClasses:
                 for name in _EXECUTES:
                     if getattr(cls, name) is getattr(self._connection, name):
                         namespace[name] = _shortcut(name, self._connection.cursor, timed_cursor)
-        made = type(cls.__name__, (cls,), namespace)
-        made.__module__, made.__qualname__ = cls.__module__, cls.__qualname__
-        made.__doc__ = cls.__doc__
-        return made
+        return namespace
 
 
 def _shortcut(name: str, new_cursor: Callable, cursor_class: type | None) -> Callable:

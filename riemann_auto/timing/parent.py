@@ -18,8 +18,9 @@ from contextvars import ContextVar
 current: ContextVar[str | None] = ContextVar("riemann_auto_parent", default=None)
 wanted = False
 
-# (("parent", name),) per parent name: made once, shared by every record.
-_extras: dict[str, tuple[tuple[str, str], ...]] = {}
+# (*attributes, ("parent", name)) per (attributes, parent name): made once, shared by
+# every record; `attributes` are a connection's (a database's name, a server's address).
+_extras: dict[tuple[tuple[tuple[str, str], ...], str], tuple[tuple[str, str], ...]] = {}
 MAX_PARENTS = 1024
 
 
@@ -29,14 +30,15 @@ def want() -> None:
     wanted = True
 
 
-def extra() -> tuple[tuple[str, str], ...] | None:
-    """The `extra` attributes of a call made now: its parent, if there is one."""
+def extra(attributes: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...] | None:
+    """The `extra` attributes of a call made now: `attributes`, then its parent if there is one."""
     name = current.get()
     if name is None:
-        return None
-    found = _extras.get(name)
+        return attributes or None
+    key = (attributes, name)
+    found = _extras.get(key)
     if found is None:
-        found = (("parent", name),)
+        found = (*attributes, ("parent", name))
         if len(_extras) < MAX_PARENTS:
-            _extras[name] = found
+            _extras[key] = found
     return found

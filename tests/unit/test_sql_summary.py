@@ -68,3 +68,38 @@ def test_a_long_statement_is_read_only_as_far_as_asked():
     statement += "SELECT * FROM x"
     assert summary(statement) == ("SELECT", "x")
     assert summary(statement, 256) == ("WITH", "")
+
+
+def test_a_connections_attributes_are_read_once_and_shared_and_go_before_parent():
+    from riemann_auto.instrumentation.sql import ConnectionAttributes
+    from riemann_auto.timing import parent
+
+    class Connection:
+        def __init__(self, host):
+            self.host = host
+
+    reads = []
+
+    def read(connection):
+        reads.append(connection)
+        if connection.host is None:
+            raise RuntimeError("closed")
+        return (("db.namespace", "shop"), ("server.address", connection.host), ("x", ""))
+
+    attributes = ConnectionAttributes(read)
+    one, two, closed = Connection("db1"), Connection("db1"), Connection(None)
+    first = attributes.of(one)
+    assert first == (("db.namespace", "shop"), ("server.address", "db1"))  # empty left out
+    assert attributes.of(one) is first and attributes.of(two) is first  # read once, shared
+    assert attributes.of(closed) == () and attributes.of(closed) == ()  # read again, nothing
+    assert reads == [one, two, closed, closed]
+    assert attributes.of(None) == ()  # no weak reference to it
+    assert parent.extra(first) == first
+    token = parent.current.set("orders")
+    try:
+        assert parent.extra(first) == (*first, ("parent", "orders"))
+        assert parent.extra(first) is parent.extra(first)  # one tuple per (attributes, parent)
+        assert parent.extra() == (("parent", "orders"),)
+    finally:
+        parent.current.reset(token)
+    assert parent.extra() is None
