@@ -38,9 +38,13 @@ def error_of(exc: BaseException, error_code: ErrorCode) -> tuple[str, str]:
     return kind, code if plain else ""
 
 
-def call(probe: Probe, error_code: ErrorCode, method: Callable, instance, args, kwargs):
-    """`method(instance, *args, **kwargs)`, timed through `probe` with its parent."""
-    extra = parent.extra()
+def call(
+    probe: Probe, error_code: ErrorCode, method: Callable, instance, args, kwargs, extra=None
+):
+    """`method(instance, *args, **kwargs)`, timed through `probe` with its parent, or with
+    `extra`, the record's attributes (its parent among them), when given."""
+    if extra is None:
+        extra = parent.extra()
     start = perf_counter_ns()
     try:
         result = method(instance, *args, **kwargs)
@@ -53,10 +57,11 @@ def call(probe: Probe, error_code: ErrorCode, method: Callable, instance, args, 
     return result
 
 
-async def wait(probe: Probe, error_code: ErrorCode, awaitable: Awaitable):
-    """`await awaitable`, timed through `probe` with its parent; cancellation is timed
-    but is no exception."""
-    extra = parent.extra()
+async def wait(probe: Probe, error_code: ErrorCode, awaitable: Awaitable, extra=None):
+    """`await awaitable`, timed through `probe` with its parent (or `extra`, as `call`);
+    cancellation is timed but is no exception."""
+    if extra is None:
+        extra = parent.extra()
     start = perf_counter_ns()
     try:
         result = await awaitable
