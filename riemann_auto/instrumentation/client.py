@@ -38,9 +38,7 @@ def error_of(exc: BaseException, error_code: ErrorCode) -> tuple[str, str]:
     return kind, code if plain else ""
 
 
-def call(
-    probe: Probe, error_code: ErrorCode, method: Callable, instance, args, kwargs, extra=None
-):
+def call(probe: Probe, error_code: ErrorCode, method: Callable, instance, args, kwargs, extra=None):
     """`method(instance, *args, **kwargs)`, timed through `probe` with its parent, or with
     `extra`, the record's attributes (its parent among them), when given."""
     if extra is None:
