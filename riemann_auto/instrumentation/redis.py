@@ -65,14 +65,14 @@ class RedisInstrumentor(Instrumentor):
     name = "redis"
     module = "redis"
     distribution = "redis"
-    supported = ((4, 6), (9,))
+    supported = ((5, 0), (9,))
 
     def _instrument(self, runtime: Runtime) -> None:
         import redis.client
 
         timer = CommandTimer(runtime)
         classes = [(redis.client, False)]
-        # `import redis` imports redis.asyncio: nothing is imported here on its behalf
+        # `import redis` imports redis.asyncio (from 5.0): nothing is imported on its behalf
         asynchronous = sys.modules.get("redis.asyncio.client")
         if asynchronous is not None:
             classes.append((asynchronous, True))
