@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.harness import best_per_call, in_process_rounds, row, runtime_for
-from tests.processes import free_port
+from benchmarks.harness import in_process_rounds, per_call_over_bare
 
 
 class _Together:
@@ -27,28 +26,18 @@ def sqlite_statements(quick: bool) -> None:
 
     from riemann_auto.instrumentation.sqlite import SqliteInstrumentor
 
-    # The caller's own cost, the sender asleep.
-    runtime = runtime_for(free_port(), queue_size=10**7, flush_interval=600.0)
-    number = 50_000 if quick else 200_000
-    bare_cursor = sqlite3.connect(":memory:").cursor()
-    bare = best_per_call(lambda: bare_cursor.execute("SELECT 1"), number)
-    instrumentor = SqliteInstrumentor()
-    instrumentor.instrument(runtime)
-    try:
+    def statements():
         cursor = sqlite3.connect(":memory:").cursor()
-        ours = best_per_call(lambda: cursor.execute("SELECT 1"), number)
-    finally:
-        instrumentor.uninstrument()
-    print("sqlite3, in memory, one cursor (hot loop)")
-    row("cursor.execute('SELECT 1'), bare (baseline)", bare * 1e6, "us", bare * 1e6)
-    row(
-        "cursor.execute('SELECT 1'), instrumented",
-        ours * 1e6,
-        "us",
-        bare * 1e6,
-        f"+{(ours - bare) * 1e6:.2f} us per statement on the caller's thread",
+        return lambda: cursor.execute("SELECT 1")
+
+    per_call_over_bare(
+        "sqlite3, in memory, one cursor (hot loop)",
+        "cursor.execute('SELECT 1')",
+        SqliteInstrumentor(),
+        statements,
+        50_000 if quick else 200_000,
+        per="statement",
     )
-    print()
 
     from benchmarks.bench_app import app
     from riemann_auto.instrumentation.flask import FlaskInstrumentor
