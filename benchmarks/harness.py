@@ -26,6 +26,7 @@ __all__ = [
     "best_per_call",
     "importable_everywhere",
     "in_process_rounds",
+    "per_call_over_bare",
     "row",
     "runtime_for",
 ]
@@ -87,6 +88,27 @@ def row(name: str, value: float, unit: str, baseline: float | None = None, note:
 def best_per_call(func, number: int, repeat: int = 5) -> float:
     """Seconds per call of `func`, the best of `repeat` runs (the least disturbed)."""
     return min(timeit.repeat(func, number=number, repeat=repeat)) / number
+
+
+def per_call_over_bare(
+    title: str, label: str, instrumentor, make_call, number: int, per: str = "call"
+) -> None:
+    """What timing one call costs its caller: `make_call()` (a function of no argument)
+    timed bare, then with `instrumentor` on, the sender asleep; two rows under `title`."""
+    from tests.processes import free_port
+
+    runtime = runtime_for(free_port(), queue_size=10**7, flush_interval=600.0)
+    bare = best_per_call(make_call(), number)
+    instrumentor.instrument(runtime)
+    try:
+        ours = best_per_call(make_call(), number)
+    finally:
+        instrumentor.uninstrument()
+    print(title)
+    row(f"{label}, bare (baseline)", bare * 1e6, "us", bare * 1e6)
+    note = f"+{(ours - bare) * 1e6:.2f} us per {per} on the caller's thread"
+    row(f"{label}, instrumented", ours * 1e6, "us", bare * 1e6, note)
+    print()
 
 
 def in_process_rounds(title: str, requests, instrumentor, quick: bool) -> None:

@@ -29,6 +29,7 @@ BENCHMARKS = {
     "django": "benchmarks.django_bench:django_gunicorn",
     "sql": "benchmarks.sql_bench:sqlite_statements",
     "postgresql": "benchmarks.sql_bench:postgresql_statements",
+    "redis": "benchmarks.redis_bench:redis_commands",
     "faults": "benchmarks.faults:faults",
     "asgi": "benchmarks.asgi_bench:asgi",
     "servers": "benchmarks.servers:green_workers",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.harness import best_per_call, in_process_rounds, row, runtime_for
-from tests.processes import free_port
+from benchmarks.harness import in_process_rounds, per_call_over_bare
 
 
 class _Together:
@@ -27,28 +26,18 @@ def sqlite_statements(quick: bool) -> None:
 
     from riemann_auto.instrumentation.sqlite import SqliteInstrumentor
 
-    # The caller's own cost, the sender asleep.
-    runtime = runtime_for(free_port(), queue_size=10**7, flush_interval=600.0)
-    number = 50_000 if quick else 200_000
-    bare_cursor = sqlite3.connect(":memory:").cursor()
-    bare = best_per_call(lambda: bare_cursor.execute("SELECT 1"), number)
-    instrumentor = SqliteInstrumentor()
-    instrumentor.instrument(runtime)
-    try:
+    def statements():
         cursor = sqlite3.connect(":memory:").cursor()
-        ours = best_per_call(lambda: cursor.execute("SELECT 1"), number)
-    finally:
-        instrumentor.uninstrument()
-    print("sqlite3, in memory, one cursor (hot loop)")
-    row("cursor.execute('SELECT 1'), bare (baseline)", bare * 1e6, "us", bare * 1e6)
-    row(
-        "cursor.execute('SELECT 1'), instrumented",
-        ours * 1e6,
-        "us",
-        bare * 1e6,
-        f"+{(ours - bare) * 1e6:.2f} us per statement on the caller's thread",
+        return lambda: cursor.execute("SELECT 1")
+
+    per_call_over_bare(
+        "sqlite3, in memory, one cursor (hot loop)",
+        "cursor.execute('SELECT 1')",
+        SqliteInstrumentor(),
+        statements,
+        50_000 if quick else 200_000,
+        per="statement",
     )
-    print()
 
     from benchmarks.bench_app import app
     from riemann_auto.instrumentation.flask import FlaskInstrumentor
@@ -71,29 +60,22 @@ def postgresql_statements(quick: bool) -> None:
     from riemann_auto.instrumentation.postgresql import Psycopg2Instrumentor, PsycopgInstrumentor
     from tests.postgres import cluster
 
-    runtime = runtime_for(free_port(), queue_size=10**7, flush_interval=600.0)
-    number = 2_000 if quick else 20_000
-    print("PostgreSQL on loopback, one connection and cursor each (hot loop)")
     with cluster() as server:
-        for driver, connect, instrumentor in (
-            ("psycopg2", psycopg2.connect, Psycopg2Instrumentor()),
-            ("psycopg", psycopg.connect, PsycopgInstrumentor()),
+        for module, instrumentor in (
+            (psycopg2, Psycopg2Instrumentor()),
+            (psycopg, PsycopgInstrumentor()),
         ):
-            bare_cursor = connect(server.dsn()).cursor()
-            bare = best_per_call(lambda c=bare_cursor: c.execute("SELECT 1"), number)
-            instrumentor.instrument(runtime)
-            try:
-                # the module's attribute: what the program calls, patched
-                cursor = __import__(driver).connect(server.dsn()).cursor()
-                ours = best_per_call(lambda c=cursor: c.execute("SELECT 1"), number)
-            finally:
-                instrumentor.uninstrument()
-            label = f"{driver}: cursor.execute('SELECT 1')"
-            row(f"{label}, bare (baseline)", bare * 1e6, "us", bare * 1e6)
-            row(
-                f"{label}, instrumented",
-                ours * 1e6,
-                "us",
-                bare * 1e6,
-                f"+{(ours - bare) * 1e6:.2f} us per statement on the caller's thread",
+
+            def statements(module=module):
+                # the module's attribute, read at each connection: what the program calls
+                cursor = module.connect(server.dsn()).cursor()
+                return lambda: cursor.execute("SELECT 1")
+
+            per_call_over_bare(
+                f"{module.__name__}, PostgreSQL on loopback, one cursor (hot loop)",
+                "cursor.execute('SELECT 1')",
+                instrumentor,
+                statements,
+                2_000 if quick else 20_000,
+                per="statement",
             )

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -267,3 +269,18 @@ class Server(Process):
             return json.loads(body)["pid"]
 
         return until_every_worker_answered(pid, workers, timeout=timeout)
+
+
+def redis_server(password: str | None = None) -> Process:
+    """A Redis of its own (Debian's `redis-server`), on 127.0.0.1 and a free port
+    (`.port`), saving nothing, listening when this returns; `with` stops it."""
+    command = shutil.which("redis-server")
+    assert command, "no redis-server on PATH: apt-get install redis-server (tests/run does)"
+    port = free_port()
+    args = [command, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly"]
+    args += ["no", "--dir", tempfile.gettempdir()]
+    if password is not None:
+        args += ["--requirepass", password]
+    server = Process(args, dict(os.environ), port=port, merged=True)
+    server.wait_listening()
+    return server
