@@ -208,3 +208,17 @@ def test_disabled_by_name_a_client_is_left_as_it_is(
     assert f"{library} instrumented" not in result.stderr
     timed = riemann_run(PYTHON, "-c", code, env=riemann_env(sink.port, RIEMANN_LOG_LEVEL="DEBUG"))
     assert timed.stdout.startswith("riemann_auto.instrumentation.http_"), timed.stderr
+
+
+def test_a_request_names_the_view_or_target_it_was_sent_from_as_parent(sink, servers):
+    env = riemann_env(sink.port, RIEMANN_TARGETS="http_parents:lookup", HTTP_PORT=str(servers[0]))
+    result = riemann_run(PYTHON, "-c", "import http_parents; http_parents.main()", env=env)
+    assert result.returncode == 0, result.stderr
+    assert [
+        e["attributes"].get("parent") for e in sink.events if e["service"].startswith("http ")
+    ] == [
+        None,  # inside nothing
+        "orders",  # requests, in a Flask view
+        "http_parents.lookup",  # httpx, in a target inside that view
+        "orders",  # urllib.request, in the view again
+    ]
