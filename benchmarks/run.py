@@ -28,6 +28,7 @@ BENCHMARKS = {
     "gunicorn": "benchmarks.overhead:flask_gunicorn",
     "django": "benchmarks.django_bench:django_gunicorn",
     "sql": "benchmarks.sql_bench:sqlite_statements",
+    "http": "benchmarks.http_bench:http_requests",
     "faults": "benchmarks.faults:faults",
     "asgi": "benchmarks.asgi_bench:asgi",
     "servers": "benchmarks.servers:green_workers",

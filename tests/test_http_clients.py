@@ -22,6 +22,7 @@ STATUS = {"/missing": 404, "/boom": 500, "/busy": 503}
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no delayed ACK between headers and body
 
     def answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
