@@ -30,6 +30,7 @@ BENCHMARKS = {
     "sql": "benchmarks.sql_bench:sqlite_statements",
     "postgresql": "benchmarks.sql_bench:postgresql_statements",
     "redis": "benchmarks.redis_bench:redis_commands",
+    "http": "benchmarks.http_bench:http_requests",
     "faults": "benchmarks.faults:faults",
     "asgi": "benchmarks.asgi_bench:asgi",
     "servers": "benchmarks.servers:green_workers",

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 # site.py imports usercustomize itself; it says nothing about the program. The
-# standard library's modules that an instrumentor times count as foreign.
-_INSTRUMENTED_STDLIB = frozenset({"sqlite3"})
+# standard library's modules that an instrumentor times count as foreign (a
+# submodule by its full name: urllib.request, not urllib.parse).
+_INSTRUMENTED_STDLIB = frozenset({"sqlite3", "urllib.request"})
 _NOT_FOREIGN = (frozenset(sys.stdlib_module_names) - _INSTRUMENTED_STDLIB) | {
     "usercustomize",
     "sitecustomize",
@@ -81,7 +82,9 @@ class ImportWatcher:
         self._first_import.append(callback)
 
     def find_spec(self, fullname: str, path=None, target=None):
-        if self._first_import and fullname.partition(".")[0] not in _NOT_FOREIGN:
+        if self._first_import and (
+            fullname.partition(".")[0] not in _NOT_FOREIGN or fullname in _INSTRUMENTED_STDLIB
+        ):
             callbacks, self._first_import = self._first_import, []
             for callback in callbacks:
                 _run(callback)
