@@ -89,8 +89,9 @@ class RedisInstrumentor(Instrumentor):
 
 def error_code(exc: BaseException) -> str:
     """Redis's code for a failed command (`WRONGTYPE`, `ERR`, `NOSCRIPT`): redis-py's
-    `status_code`, else the code its class stands for, else the first word of its
-    message when that is all upper-case. Only for error replies: a connection error
+    `status_code`, else the code its class stands for, else the first word of the
+    reply's message when that is all upper-case (a pipeline's message begins with the
+    command, whose words are never read). Only for error replies: a connection error
     (redis-py's ConnectionError and TimeoutError, and their kin) is told by its class."""
     classes = [cls for cls in type(exc).__mro__ if cls.__module__ == "redis.exceptions"]
     if not any(cls.__name__ == "ResponseError" for cls in classes):
@@ -103,7 +104,11 @@ def error_code(exc: BaseException) -> str:
         if code is not None:
             return code
     message = exc.args[0] if exc.args else None
-    first = message.split(" ", 1)[0] if isinstance(message, str) else ""
+    if not isinstance(message, str):
+        return ""
+    # A pipeline's: "Command # 1 (<the command, keys and all>) of pipeline caused error: <reply>"
+    reply = message.rpartition(" of pipeline caused error: ")[2]
+    first = reply.split(" ", 1)[0]
     return first if _CODE.fullmatch(first) else ""
 
 

@@ -37,6 +37,19 @@ def test_a_command_is_named_by_its_first_word_when_it_is_a_plain_word(command, n
         (redis_exceptions.ResponseError("WRONGTYPE Operation against hunter2"), "WRONGTYPE"),
         (redis_exceptions.ResponseError("unknown command 'hunter2'"), ""),
         (redis_exceptions.ResponseError("Command # 1 (GET hunter2) of pipeline caused"), ""),
+        (
+            redis_exceptions.ResponseError(
+                "Command # 1 (LPUSH HUNTER of pipeline caused error: HUNTER) of pipeline "
+                "caused error: WRONGTYPE Operation against a key"
+            ),
+            "WRONGTYPE",
+        ),
+        (
+            redis_exceptions.ResponseError(
+                "Command # 2 (SET K V) of pipeline caused error: unknown command 'HUNTER'"
+            ),
+            "",
+        ),
         (redis_exceptions.NoScriptError("No matching script"), "NOSCRIPT"),
         (redis_exceptions.ReadOnlyError("You can't write against a replica."), "READONLY"),
         (redis_exceptions.ExecAbortError("Transaction discarded"), "EXECABORT"),
