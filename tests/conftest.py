@@ -60,3 +60,11 @@ def riemann_popen(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen
         cwd=kwargs.pop("cwd", APPS),
         **kwargs,
     )
+
+
+def assert_never_sent(secrets, sink: RiemannSink, result: subprocess.CompletedProcess) -> None:
+    """No byte of any secret in what reached Riemann, nor on the program's stderr."""
+    sent = repr(sink.events)
+    for secret in secrets:
+        assert secret not in sent, secret
+        assert secret not in result.stderr, secret

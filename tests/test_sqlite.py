@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import APPS, PYTHON, riemann_env, riemann_run
+from tests.conftest import APPS, PYTHON, assert_never_sent, riemann_env, riemann_run
 from tests.processes import bare_env
 
 PROGRAM = str(APPS / "sqlite_program.py")
@@ -64,10 +64,7 @@ def test_a_failed_statement_gives_its_class_and_sqlites_error_name_only(sink):
 
 def test_no_literal_parameter_comment_or_error_message_reaches_riemann(sink):
     result = run_program(sink, RIEMANN_LOG_LEVEL="DEBUG")
-    sent = repr(sink.events)
-    for secret in SECRETS:
-        assert secret not in sent
-        assert secret not in result.stderr
+    assert_never_sent(SECRETS, sink, result)
     assert "hunter2" in result.stdout  # they were there to be leaked
 
 
