@@ -1,10 +1,12 @@
-"""The Flask app the benchmarks serve: a trivial route, and one that runs SQL."""
+"""The Flask app the benchmarks serve: a trivial route, and one that runs SQL and Redis."""
 
 import sqlite3
 
 from flask import Flask
 
 app = Flask(__name__)
+# A redis-py client, set by a benchmark that has a Redis to talk to.
+REDIS = None
 
 
 @app.route("/users")
@@ -14,7 +16,8 @@ def list_users():
 
 @app.route("/orders")
 def list_orders():
-    """Five statements, on a connection of its own (what is connected is what is timed)."""
+    """Five statements, on a connection of its own (what is connected is what is timed),
+    and a Redis command when there is a Redis."""
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, note TEXT)")
     db.executemany("INSERT INTO orders (note) VALUES (?)", [("a",), ("b",)])
@@ -22,6 +25,8 @@ def list_orders():
     rows = db.execute("SELECT id, note FROM orders WHERE id > ?", (0,)).fetchall()
     db.execute("DELETE FROM orders WHERE id = ?", (2,))
     db.close()
+    if REDIS is not None:
+        REDIS.get("orders:last")
     return {"orders": rows}
 
 

@@ -1,8 +1,10 @@
-"""SQL statements: what timing one costs the caller, and a Flask view that runs five."""
+"""SQL statements: what timing one costs the caller, and a Flask view that runs five
+statements and a Redis command."""
 
 from __future__ import annotations
 
 from benchmarks.harness import in_process_rounds, per_call_over_bare
+from tests.processes import redis_server
 
 
 class _Together:
@@ -39,17 +41,30 @@ def sqlite_statements(quick: bool) -> None:
         per="statement",
     )
 
-    from benchmarks.bench_app import app
-    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+    import redis
 
-    client = app.test_client()
+    from benchmarks import bench_app
+    from riemann_auto.instrumentation.flask import FlaskInstrumentor
+    from riemann_auto.instrumentation.redis import RedisInstrumentor
+
+    client = bench_app.app.test_client()
 
     def requests(number: int) -> None:
         for _ in range(number):
             client.get("/orders")
 
-    both = _Together(FlaskInstrumentor(), SqliteInstrumentor())
-    in_process_rounds("Flask view running 5 sqlite3 statements, in process", requests, both, quick)
+    every = _Together(FlaskInstrumentor(), SqliteInstrumentor(), RedisInstrumentor())
+    with redis_server() as server:
+        bench_app.REDIS = redis.Redis(port=server.port)
+        try:
+            in_process_rounds(
+                "Flask view running 5 sqlite3 statements and a Redis GET, in process",
+                requests,
+                every,
+                quick,
+            )
+        finally:
+            bench_app.REDIS = None
 
 
 def postgresql_statements(quick: bool) -> None:
