@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import ssl
 import subprocess
+import sys
 import threading
 import time
 
@@ -17,7 +18,7 @@ from tests.processes import bare_env, free_port
 PROGRAM = str(APPS / "http_program.py")
 SECRETS = ("hunter2-path", "hunter2-query", "hunter2-password", "hunter2-header", "hunter2-body")
 
-STATUS = {"/missing": 404, "/boom": 500, "/busy": 503}
+STATUS = {"/missing": 404, "/boom": 500, "/busy": 503, "/moved": 302}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -33,6 +34,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(1)
         body = b"ok"
         self.send_response(STATUS.get(path, 200))
+        if path == "/moved":
+            self.send_header("Location", "/ok")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:
@@ -90,6 +93,27 @@ def urllib3_tls_failure() -> str:
     )
 
 
+def aiohttp_failures() -> tuple[str, str, str]:
+    """aiohttp's class for a failed handshake, a refused connection, a read timeout."""
+    import aiohttp
+
+    errors = "aiohttp.client_exceptions."
+    read_timeout = (
+        "SocketTimeoutError" if hasattr(aiohttp, "SocketTimeoutError") else ("ServerTimeoutError")
+    )
+    return (
+        errors + "ClientConnectorCertificateError",
+        errors + "ClientConnectorError",
+        errors + read_timeout,
+    )
+
+
+# What a ClientTimeout(total=...) that runs out raises: asyncio's TimeoutError.
+ASYNCIO_TIMEOUT = (
+    "TimeoutError" if sys.version_info >= (3, 11) else "asyncio.exceptions.TimeoutError"
+)
+
+
 def expected(library: str, servers) -> list[tuple[str, dict[str, str]]]:
     """Each request the program sends, as (method, host, port, status or failure)."""
     plain, tls, _, refused = servers
@@ -99,12 +123,21 @@ def expected(library: str, servers) -> list[tuple[str, dict[str, str]]]:
                     "urllib3.exceptions.ReadTimeoutError"),
         "urllib": ("urllib.error.URLError", "urllib.error.URLError", "TimeoutError"),
         "httpx": ("httpx.ConnectError", "httpx.ConnectError", "httpx.ReadTimeout"),
+        "aiohttp": aiohttp_failures(),
     }[library if library != "requests" else "urllib3"]  # fmt: skip
     sent = [
         ("GET", "127.0.0.1", plain, 200),
         ("POST", "127.0.0.1", plain, 404),  # an answer, not an exception
         ("GET", "127.0.0.1", plain, 500),
         ("GET", "localhost", tls, 200),
+    ]
+    if library == "aiohttp":
+        sent += [
+            ("GET", "127.0.0.1", plain, 302),  # a redirect followed: one event per hop
+            ("GET", "127.0.0.1", plain, 200),
+            ("GET", "127.0.0.1", plain, 404),  # raise_for_status raises after the answer
+        ]
+    sent += [
         ("GET", "localhost", tls, (failures[0], "CERTIFICATE_VERIFY_FAILED")),
         ("GET", "127.0.0.1", refused, (failures[1], "ECONNREFUSED")),
         ("GET", "127.0.0.1", plain, (failures[2], "")),
@@ -119,6 +152,8 @@ def expected(library: str, servers) -> list[tuple[str, dict[str, str]]]:
             ("DELETE", "127.0.0.1", plain, 404),
             ("GET", "127.0.0.1", plain, (failures[2], "")),
         ]
+    if library == "aiohttp":  # its timer cancels the task; the program gets asyncio's error
+        sent.append(("GET", "127.0.0.1", plain, (ASYNCIO_TIMEOUT, "")))
     if library != "urllib":
         sent.append(("GET", "127.0.0.1", plain, 200))  # a streamed body, not waited for
     events = []
@@ -140,7 +175,7 @@ def descriptions(sink) -> list[str]:
     return [e.get("description", "") for e in sink.events if e["service"].endswith("-exceptions")]
 
 
-LIBRARIES = ("urllib3", "requests", "urllib", "httpx")
+LIBRARIES = ("urllib3", "requests", "urllib", "httpx", "aiohttp")
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -150,7 +185,7 @@ def test_every_request_sent_is_one_event_named_by_method_and_host(sink, servers,
     codes = ["CERTIFICATE_VERIFY_FAILED", "ECONNREFUSED", ""]
     if library == "urllib3":
         codes += ["ECONNREFUSED"] * 2
-    if library == "httpx":
+    if library in ("httpx", "aiohttp"):
         codes.append("")
     assert descriptions(sink) == codes
     assert all(e["tags"] == ["python", "duration"] for e in sink.events if "-time" in e["service"])
@@ -180,7 +215,7 @@ def test_requests_says_the_url_in_its_message_and_riemann_does_not(sink, servers
     assert "refused ('ConnectionError', True)" in result.stdout  # the path was in the message
 
 
-@pytest.mark.parametrize("module", ["urllib3", "httpx", "urllib.request"])
+@pytest.mark.parametrize("module", ["urllib3", "httpx", "urllib.request", "aiohttp"])
 def test_an_http_client_is_not_imported_on_the_programs_behalf(sink, module):
     code = f"import sys, json\nprint({module!r} in sys.modules)\n"
     result = riemann_run(PYTHON, "-c", code, env=riemann_env(sink.port))
@@ -193,6 +228,7 @@ def test_an_http_client_is_not_imported_on_the_programs_behalf(sink, module):
         ("urllib3", "urllib3.connectionpool", "HTTPConnectionPool", "_make_request"),
         ("urllib", "urllib.request", "AbstractHTTPHandler", "do_open"),
         ("httpx", "httpx", "HTTPTransport", "handle_request"),
+        ("aiohttp", "aiohttp", "ClientResponse", "start"),
     ],
 )
 def test_disabled_by_name_a_client_is_left_as_it_is(

@@ -143,6 +143,49 @@ def with_httpx():
     asyncio.run(run_async())
 
 
-{"urllib3": with_urllib3, "requests": with_requests, "urllib": with_urllib, "httpx": with_httpx}[
-    LIBRARY
-]()
+def with_aiohttp():
+    import aiohttp
+
+    async def run():
+        async with aiohttp.ClientSession() as session:
+            # Credentials in the URL and an Authorization header: aiohttp refuses both at once.
+            secret_headers = {"X-Api-Key": "hunter2-header"}
+            async with session.get(USERINFO + SECRET_PATH, headers=secret_headers) as secret:
+                show("secret", (secret.status, await secret.text()))
+            async with session.post(BASE + "/missing", data=BODY, headers=HEADERS) as missing:
+                show("missing", missing.status)
+            async with session.get(BASE + "/boom") as boom:
+                show("boom", boom.status)
+            async with session.get(f"https://localhost:{TLS}/ok", ssl=TRUSTED) as tls:
+                show("tls", await tls.text())
+            async with session.get(BASE + "/moved") as moved:  # two requests sent
+                show("moved", (moved.status, len(moved.history)))
+            try:  # raise_for_status: the 404 is still an answer
+                await session.get(BASE + "/missing", raise_for_status=True)
+            except aiohttp.ClientResponseError as exc:
+                show("raised", (failure(exc), exc.status))
+        async with aiohttp.ClientSession() as session:
+            for what, url, timeout in (
+                ("untrusted", f"https://localhost:{TLS}/ok", None),
+                ("refused", f"http://127.0.0.1:{REFUSED}/hunter2-path", None),
+                ("timeout", BASE + "/slow", aiohttp.ClientTimeout(sock_read=0.3)),
+                ("total timeout", BASE + "/slow", aiohttp.ClientTimeout(total=0.3)),
+            ):
+                try:
+                    async with session.get(url, timeout=timeout or aiohttp.ClientTimeout()):
+                        pass
+                except Exception as exc:
+                    show(what, failure(exc))
+            async with session.get(BASE + "/ok") as streamed:
+                show("streamed", streamed.status)
+
+    asyncio.run(run())
+
+
+{
+    "urllib3": with_urllib3,
+    "requests": with_requests,
+    "urllib": with_urllib,
+    "httpx": with_httpx,
+    "aiohttp": with_aiohttp,
+}[LIBRARY]()
