@@ -246,7 +246,8 @@ def test_disabled_by_name_a_client_is_left_as_it_is(
 
 
 def test_a_request_names_the_view_or_target_it_was_sent_from_as_parent(sink, servers):
-    env = riemann_env(sink.port, RIEMANN_TARGETS="http_parents:lookup", HTTP_PORT=str(servers[0]))
+    targets = "http_parents:lookup,http_parents:fetch"
+    env = riemann_env(sink.port, RIEMANN_TARGETS=targets, HTTP_PORT=str(servers[0]))
     result = riemann_run(PYTHON, "-c", "import http_parents; http_parents.main()", env=env)
     assert result.returncode == 0, result.stderr
     assert [
@@ -256,4 +257,6 @@ def test_a_request_names_the_view_or_target_it_was_sent_from_as_parent(sink, ser
         "orders",  # requests, in a Flask view
         "http_parents.lookup",  # httpx, in a target inside that view
         "orders",  # urllib.request, in the view again
+        "async_route",  # aiohttp, in an async FastAPI route
+        "http_parents.fetch",  # aiohttp, in a coroutine target inside that route
     ]
