@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import ssl
 import subprocess
 import sys
@@ -51,7 +52,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    """(plain port, TLS port, CA file, a port nothing listens on)."""
+    """(plain port, TLS port, CA file, a port nothing listens on, a port that never accepts:
+    its listen queue is full)."""
     ca = trustme.CA()
     ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -63,7 +65,19 @@ def servers(tmp_path_factory):
     for server in (plain, tls):
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield plain.server_address[1], tls.server_address[1], str(ca_file), free_port()
+    unanswered = socket.socket()
+    unanswered.bind(("127.0.0.1", 0))
+    unanswered.listen(0)
+    waiting = [socket.create_connection(unanswered.getsockname())]  # the queue, full
+    yield (
+        plain.server_address[1],
+        tls.server_address[1],
+        str(ca_file),
+        free_port(),
+        unanswered.getsockname()[1],
+    )
+    for sock in (unanswered, *waiting):
+        sock.close()
     for server in (plain, tls):
         server.shutdown()
         server.server_close()
@@ -108,6 +122,15 @@ def aiohttp_failures() -> tuple[str, str, str]:
     )
 
 
+def aiohttp_connect_timeout() -> str:
+    import aiohttp
+
+    errors = "aiohttp.client_exceptions."
+    if hasattr(aiohttp, "ConnectionTimeoutError"):
+        return errors + "ConnectionTimeoutError"
+    return errors + "ServerTimeoutError"
+
+
 # What a ClientTimeout(total=...) that runs out raises: asyncio's TimeoutError.
 ASYNCIO_TIMEOUT = (
     "TimeoutError" if sys.version_info >= (3, 11) else "asyncio.exceptions.TimeoutError"
@@ -116,7 +139,7 @@ ASYNCIO_TIMEOUT = (
 
 def expected(library: str, servers) -> list[tuple[str, dict[str, str]]]:
     """Each request the program sends, as (method, host, port, status or failure)."""
-    plain, tls, _, refused = servers
+    plain, tls, _, refused, unanswered = servers
     urllib3_like = library in ("urllib3", "requests")
     failures = {
         "urllib3": (urllib3_tls_failure(), "urllib3.exceptions.NewConnectionError",
@@ -154,6 +177,7 @@ def expected(library: str, servers) -> list[tuple[str, dict[str, str]]]:
         ]
     if library == "aiohttp":  # its timer cancels the task; the program gets asyncio's error
         sent.append(("GET", "127.0.0.1", plain, (ASYNCIO_TIMEOUT, "")))
+        sent.append(("GET", "127.0.0.1", unanswered, (aiohttp_connect_timeout(), "")))
     if library != "urllib":
         sent.append(("GET", "127.0.0.1", plain, 200))  # a streamed body, not waited for
     events = []
@@ -185,8 +209,10 @@ def test_every_request_sent_is_one_event_named_by_method_and_host(sink, servers,
     codes = ["CERTIFICATE_VERIFY_FAILED", "ECONNREFUSED", ""]
     if library == "urllib3":
         codes += ["ECONNREFUSED"] * 2
-    if library in ("httpx", "aiohttp"):
+    if library == "httpx":
         codes.append("")
+    if library == "aiohttp":
+        codes += ["", ""]
     assert descriptions(sink) == codes
     assert all(e["tags"] == ["python", "duration"] for e in sink.events if "-time" in e["service"])
 

@@ -9,7 +9,9 @@ which returns once the response's headers are read; the body is read later,
 when the program asks. Those three are patched: `connect` starts the attempt,
 `start` ends it with the status, and a failure of any of them ends it as an
 exception with the class aiohttp raised there (`ClientConnectorError`,
-`ClientConnectorCertificateError`, `SocketTimeoutError`). The attempt goes
+`ClientConnectorCertificateError`, `SocketTimeoutError`), or, for a connect
+timeout that `connect` raises as asyncio's, the one `_request` turns it into
+(`ConnectionTimeoutError`). The attempt goes
 from one to the next in a context variable, which `_request` shares with them
 as it awaits them in its own task; `send` and `start` end it only for the
 connection `connect` returned, so the CONNECT request aiohttp sends to a proxy
@@ -52,8 +54,15 @@ class AiohttpInstrumentor(Instrumentor):
         from asyncio import TimeoutError as AsyncioTimeout
         from contextvars import ContextVar
 
+        from aiohttp import client_exceptions
         from aiohttp.client_reqrep import ClientRequest, ClientResponse
         from aiohttp.connector import BaseConnector
+
+        # What aiohttp makes of a connect timeout (ServerTimeoutError before 3.10).
+        connect_timeout = getattr(
+            client_exceptions, "ConnectionTimeoutError", client_exceptions.ServerTimeoutError
+        )
+        client_error = client_exceptions.ClientError
 
         timer = RequestTimer(runtime, error_code)
         # The attempt connected, not yet answered: (connection, probe, port, start, parent).
@@ -93,7 +102,11 @@ class AiohttpInstrumentor(Instrumentor):
             try:
                 conn = await original_connect(self, req, *args, **kwargs)
             except BaseException as exc:
-                failed((None, probe, port, begun, outer), exc, req)
+                if isinstance(exc, AsyncioTimeout) and not isinstance(exc, client_error):
+                    # connect's own timeout, which _request raises as connect_timeout
+                    failed((None, probe, port, begun, outer), connect_timeout(), req)
+                else:
+                    failed((None, probe, port, begun, outer), exc, req)
                 raise
             attempt.set((conn, probe, port, begun, outer))
             return conn

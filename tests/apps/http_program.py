@@ -1,7 +1,8 @@
 """Sends HTTP requests with one client library and prints what the program sees of them.
 
-Usage: http_program.py LIBRARY PLAIN_PORT TLS_PORT CA_FILE REFUSED_PORT, against
-tests/test_http_clients.py's server (plain and TLS, its test CA in CA_FILE). Run
+Usage: http_program.py LIBRARY PLAIN_PORT TLS_PORT CA_FILE REFUSED_PORT UNANSWERED_PORT,
+against tests/test_http_clients.py's server (plain and TLS, its test CA in CA_FILE; a
+connection to UNANSWERED_PORT is never accepted). Run
 bare and through riemann-run, it must print the same. Secrets are planted in the
 path, query, user info, headers and body: none may reach an event.
 """
@@ -10,7 +11,7 @@ import asyncio
 import ssl
 import sys
 
-LIBRARY, PLAIN, TLS, CA, REFUSED = sys.argv[1:]
+LIBRARY, PLAIN, TLS, CA, REFUSED, UNANSWERED = sys.argv[1:]
 SECRET_PATH = "/ok/hunter2-path?token=hunter2-query"
 HEADERS = {"Authorization": "Bearer hunter2-header", "X-Api-Key": "hunter2-header"}
 BODY = b"password=hunter2-body"
@@ -170,6 +171,11 @@ def with_aiohttp():
                 ("refused", f"http://127.0.0.1:{REFUSED}/hunter2-path", None),
                 ("timeout", BASE + "/slow", aiohttp.ClientTimeout(sock_read=0.3)),
                 ("total timeout", BASE + "/slow", aiohttp.ClientTimeout(total=0.3)),
+                (
+                    "connect timeout",
+                    f"http://127.0.0.1:{UNANSWERED}/",
+                    aiohttp.ClientTimeout(sock_connect=0.3),
+                ),
             ):
                 try:
                     async with session.get(url, timeout=timeout or aiohttp.ClientTimeout()):
