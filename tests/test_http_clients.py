@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 
@@ -17,7 +19,7 @@ from tests.processes import bare_env, free_port
 PROGRAM = str(APPS / "http_program.py")
 SECRETS = ("hunter2-path", "hunter2-query", "hunter2-password", "hunter2-header", "hunter2-body")
 
-STATUS = {"/missing": 404, "/boom": 500, "/busy": 503}
+STATUS = {"/missing": 404, "/boom": 500, "/busy": 503, "/moved": 302}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -33,6 +35,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(1)
         body = b"ok"
         self.send_response(STATUS.get(path, 200))
+        if path == "/moved":
+            self.send_header("Location", "/ok")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:
@@ -48,7 +52,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    """(plain port, TLS port, CA file, a port nothing listens on)."""
+    """(plain port, TLS port, CA file, a port nothing listens on, a port that never accepts:
+    its listen queue is full)."""
     ca = trustme.CA()
     ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -60,7 +65,19 @@ def servers(tmp_path_factory):
     for server in (plain, tls):
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield plain.server_address[1], tls.server_address[1], str(ca_file), free_port()
+    unanswered = socket.socket()
+    unanswered.bind(("127.0.0.1", 0))
+    unanswered.listen(0)
+    waiting = [socket.create_connection(unanswered.getsockname())]  # the queue, full
+    yield (
+        plain.server_address[1],
+        tls.server_address[1],
+        str(ca_file),
+        free_port(),
+        unanswered.getsockname()[1],
+    )
+    for sock in (unanswered, *waiting):
+        sock.close()
     for server in (plain, tls):
         server.shutdown()
         server.server_close()
@@ -90,21 +107,60 @@ def urllib3_tls_failure() -> str:
     )
 
 
+def aiohttp_failures() -> tuple[str, str, str]:
+    """aiohttp's class for a failed handshake, a refused connection, a read timeout."""
+    import aiohttp
+
+    errors = "aiohttp.client_exceptions."
+    read_timeout = (
+        "SocketTimeoutError" if hasattr(aiohttp, "SocketTimeoutError") else ("ServerTimeoutError")
+    )
+    return (
+        errors + "ClientConnectorCertificateError",
+        errors + "ClientConnectorError",
+        errors + read_timeout,
+    )
+
+
+def aiohttp_connect_timeout() -> str:
+    import aiohttp
+
+    errors = "aiohttp.client_exceptions."
+    if hasattr(aiohttp, "ConnectionTimeoutError"):
+        return errors + "ConnectionTimeoutError"
+    return errors + "ServerTimeoutError"
+
+
+# What a ClientTimeout(total=...) that runs out raises: asyncio's TimeoutError.
+ASYNCIO_TIMEOUT = (
+    "TimeoutError" if sys.version_info >= (3, 11) else "asyncio.exceptions.TimeoutError"
+)
+
+
 def expected(library: str, servers) -> list[tuple[str, dict[str, str]]]:
     """Each request the program sends, as (method, host, port, status or failure)."""
-    plain, tls, _, refused = servers
+    plain, tls, _, refused, unanswered = servers
     urllib3_like = library in ("urllib3", "requests")
     failures = {
         "urllib3": (urllib3_tls_failure(), "urllib3.exceptions.NewConnectionError",
                     "urllib3.exceptions.ReadTimeoutError"),
         "urllib": ("urllib.error.URLError", "urllib.error.URLError", "TimeoutError"),
         "httpx": ("httpx.ConnectError", "httpx.ConnectError", "httpx.ReadTimeout"),
+        "aiohttp": aiohttp_failures(),
     }[library if library != "requests" else "urllib3"]  # fmt: skip
     sent = [
         ("GET", "127.0.0.1", plain, 200),
         ("POST", "127.0.0.1", plain, 404),  # an answer, not an exception
         ("GET", "127.0.0.1", plain, 500),
         ("GET", "localhost", tls, 200),
+    ]
+    if library == "aiohttp":
+        sent += [
+            ("GET", "127.0.0.1", plain, 302),  # a redirect followed: one event per hop
+            ("GET", "127.0.0.1", plain, 200),
+            ("GET", "127.0.0.1", plain, 404),  # raise_for_status raises after the answer
+        ]
+    sent += [
         ("GET", "localhost", tls, (failures[0], "CERTIFICATE_VERIFY_FAILED")),
         ("GET", "127.0.0.1", refused, (failures[1], "ECONNREFUSED")),
         ("GET", "127.0.0.1", plain, (failures[2], "")),
@@ -119,6 +175,9 @@ def expected(library: str, servers) -> list[tuple[str, dict[str, str]]]:
             ("DELETE", "127.0.0.1", plain, 404),
             ("GET", "127.0.0.1", plain, (failures[2], "")),
         ]
+    if library == "aiohttp":  # its timer cancels the task; the program gets asyncio's error
+        sent.append(("GET", "127.0.0.1", plain, (ASYNCIO_TIMEOUT, "")))
+        sent.append(("GET", "127.0.0.1", unanswered, (aiohttp_connect_timeout(), "")))
     if library != "urllib":
         sent.append(("GET", "127.0.0.1", plain, 200))  # a streamed body, not waited for
     events = []
@@ -140,7 +199,7 @@ def descriptions(sink) -> list[str]:
     return [e.get("description", "") for e in sink.events if e["service"].endswith("-exceptions")]
 
 
-LIBRARIES = ("urllib3", "requests", "urllib", "httpx")
+LIBRARIES = ("urllib3", "requests", "urllib", "httpx", "aiohttp")
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -152,6 +211,8 @@ def test_every_request_sent_is_one_event_named_by_method_and_host(sink, servers,
         codes += ["ECONNREFUSED"] * 2
     if library == "httpx":
         codes.append("")
+    if library == "aiohttp":
+        codes += ["", ""]
     assert descriptions(sink) == codes
     assert all(e["tags"] == ["python", "duration"] for e in sink.events if "-time" in e["service"])
 
@@ -180,7 +241,7 @@ def test_requests_says_the_url_in_its_message_and_riemann_does_not(sink, servers
     assert "refused ('ConnectionError', True)" in result.stdout  # the path was in the message
 
 
-@pytest.mark.parametrize("module", ["urllib3", "httpx", "urllib.request"])
+@pytest.mark.parametrize("module", ["urllib3", "httpx", "urllib.request", "aiohttp"])
 def test_an_http_client_is_not_imported_on_the_programs_behalf(sink, module):
     code = f"import sys, json\nprint({module!r} in sys.modules)\n"
     result = riemann_run(PYTHON, "-c", code, env=riemann_env(sink.port))
@@ -193,6 +254,7 @@ def test_an_http_client_is_not_imported_on_the_programs_behalf(sink, module):
         ("urllib3", "urllib3.connectionpool", "HTTPConnectionPool", "_make_request"),
         ("urllib", "urllib.request", "AbstractHTTPHandler", "do_open"),
         ("httpx", "httpx", "HTTPTransport", "handle_request"),
+        ("aiohttp", "aiohttp", "ClientResponse", "start"),
     ],
 )
 def test_disabled_by_name_a_client_is_left_as_it_is(
@@ -210,7 +272,8 @@ def test_disabled_by_name_a_client_is_left_as_it_is(
 
 
 def test_a_request_names_the_view_or_target_it_was_sent_from_as_parent(sink, servers):
-    env = riemann_env(sink.port, RIEMANN_TARGETS="http_parents:lookup", HTTP_PORT=str(servers[0]))
+    targets = "http_parents:lookup,http_parents:fetch"
+    env = riemann_env(sink.port, RIEMANN_TARGETS=targets, HTTP_PORT=str(servers[0]))
     result = riemann_run(PYTHON, "-c", "import http_parents; http_parents.main()", env=env)
     assert result.returncode == 0, result.stderr
     assert [
@@ -220,4 +283,6 @@ def test_a_request_names_the_view_or_target_it_was_sent_from_as_parent(sink, ser
         "orders",  # requests, in a Flask view
         "http_parents.lookup",  # httpx, in a target inside that view
         "orders",  # urllib.request, in the view again
+        "async_route",  # aiohttp, in an async FastAPI route
+        "http_parents.fetch",  # aiohttp, in a coroutine target inside that route
     ]

@@ -82,11 +82,16 @@ def error_code(exc: BaseException) -> str:
         if cause is None:
             break
         if isinstance(cause, ssl.SSLError):
+            # A client's wrapper may be an SSLError too, without a reason (aiohttp's
+            # ClientConnectorCertificateError): OpenSSL's is then in its cause. Not its
+            # errno, which is OpenSSL's error number (1), no errno.
             reason = getattr(cause, "reason", None)
-            return reason if isinstance(reason, str) else ""
-        number = getattr(cause, "errno", None) if isinstance(cause, OSError) else None
-        if isinstance(number, int) and number in errno.errorcode:
-            return errno.errorcode[number]
+            if isinstance(reason, str):
+                return reason
+        elif isinstance(cause, OSError):
+            number = cause.errno
+            if isinstance(number, int) and number in errno.errorcode:
+                return errno.errorcode[number]
         cause = cause.__cause__ or cause.__context__
     return ""
 

@@ -1,12 +1,15 @@
-"""HTTP requests sent inside a Flask view and a target inside it.
+"""HTTP requests sent inside a Flask view, an async FastAPI route and targets inside them.
 
 Each request's event must name, as `parent`, the innermost of those it was sent
-from. Run with RIEMANN_TARGETS=http_parents:lookup and HTTP_PORT set.
+from. Run with RIEMANN_TARGETS=http_parents:lookup,http_parents:fetch and HTTP_PORT set.
 """
 
+import asyncio
 import os
 import urllib.request
 
+import aiohttp
+import fastapi
 import httpx
 import requests
 from flask import Flask
@@ -29,6 +32,30 @@ def orders():
     return {"ok": True}
 
 
+async def fetch() -> int:
+    async with aiohttp.ClientSession() as session, session.get(BASE + "/ok") as response:
+        return response.status
+
+
+api = fastapi.FastAPI()
+
+
+@api.get("/async")
+async def async_route():
+    async with aiohttp.ClientSession() as session, session.get(BASE + "/ok"):
+        pass
+    await fetch()  # a coroutine target, inside the route
+    return {"ok": True}
+
+
+async def call_api() -> None:
+    # httpx's ASGITransport calls the app in this task, and sends nothing: no event of its own.
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/async")).status_code == 200
+
+
 def main() -> None:
     requests.get(BASE + "/ok")  # inside nothing
     assert app.test_client().get("/orders").status_code == 200
+    asyncio.run(call_api())

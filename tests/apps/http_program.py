@@ -1,7 +1,8 @@
 """Sends HTTP requests with one client library and prints what the program sees of them.
 
-Usage: http_program.py LIBRARY PLAIN_PORT TLS_PORT CA_FILE REFUSED_PORT, against
-tests/test_http_clients.py's server (plain and TLS, its test CA in CA_FILE). Run
+Usage: http_program.py LIBRARY PLAIN_PORT TLS_PORT CA_FILE REFUSED_PORT UNANSWERED_PORT,
+against tests/test_http_clients.py's server (plain and TLS, its test CA in CA_FILE; a
+connection to UNANSWERED_PORT is never accepted). Run
 bare and through riemann-run, it must print the same. Secrets are planted in the
 path, query, user info, headers and body: none may reach an event.
 """
@@ -10,7 +11,7 @@ import asyncio
 import ssl
 import sys
 
-LIBRARY, PLAIN, TLS, CA, REFUSED = sys.argv[1:]
+LIBRARY, PLAIN, TLS, CA, REFUSED, UNANSWERED = sys.argv[1:]
 SECRET_PATH = "/ok/hunter2-path?token=hunter2-query"
 HEADERS = {"Authorization": "Bearer hunter2-header", "X-Api-Key": "hunter2-header"}
 BODY = b"password=hunter2-body"
@@ -143,6 +144,54 @@ def with_httpx():
     asyncio.run(run_async())
 
 
-{"urllib3": with_urllib3, "requests": with_requests, "urllib": with_urllib, "httpx": with_httpx}[
-    LIBRARY
-]()
+def with_aiohttp():
+    import aiohttp
+
+    async def run():
+        async with aiohttp.ClientSession() as session:
+            # Credentials in the URL and an Authorization header: aiohttp refuses both at once.
+            secret_headers = {"X-Api-Key": "hunter2-header"}
+            async with session.get(USERINFO + SECRET_PATH, headers=secret_headers) as secret:
+                show("secret", (secret.status, await secret.text()))
+            async with session.post(BASE + "/missing", data=BODY, headers=HEADERS) as missing:
+                show("missing", missing.status)
+            async with session.get(BASE + "/boom") as boom:
+                show("boom", boom.status)
+            async with session.get(f"https://localhost:{TLS}/ok", ssl=TRUSTED) as tls:
+                show("tls", await tls.text())
+            async with session.get(BASE + "/moved") as moved:  # two requests sent
+                show("moved", (moved.status, len(moved.history)))
+            try:  # raise_for_status: the 404 is still an answer
+                await session.get(BASE + "/missing", raise_for_status=True)
+            except aiohttp.ClientResponseError as exc:
+                show("raised", (failure(exc), exc.status))
+        async with aiohttp.ClientSession() as session:
+            for what, url, timeout in (
+                ("untrusted", f"https://localhost:{TLS}/ok", None),
+                ("refused", f"http://127.0.0.1:{REFUSED}/hunter2-path", None),
+                ("timeout", BASE + "/slow", aiohttp.ClientTimeout(sock_read=0.3)),
+                ("total timeout", BASE + "/slow", aiohttp.ClientTimeout(total=0.3)),
+                (
+                    "connect timeout",
+                    f"http://127.0.0.1:{UNANSWERED}/",
+                    aiohttp.ClientTimeout(sock_connect=0.3),
+                ),
+            ):
+                try:
+                    async with session.get(url, timeout=timeout or aiohttp.ClientTimeout()):
+                        pass
+                except Exception as exc:
+                    show(what, failure(exc))
+            async with session.get(BASE + "/ok") as streamed:
+                show("streamed", streamed.status)
+
+    asyncio.run(run())
+
+
+{
+    "urllib3": with_urllib3,
+    "requests": with_requests,
+    "urllib": with_urllib,
+    "httpx": with_httpx,
+    "aiohttp": with_aiohttp,
+}[LIBRARY]()
