@@ -108,19 +108,37 @@ def reports(target: str, service: str) -> bool:
     return service.startswith(name[:-1]) if name.endswith(".*") else service == name
 
 
-def run_suite(tree: Path, junit: Path, env: dict[str, str], instrumented: bool):
-    # An empty config of its own, or pytest would take this project's (the tree is inside it).
-    config = junit.parent / "pytest.ini"
-    config.write_text("[pytest]\n")
+def run_pytest(
+    tree: Path,
+    junit: Path,
+    args: list[str],
+    env: dict[str, str],
+    instrumented: bool,
+    config: Path | None = None,
+):
+    """pytest ARGS in the unpacked tree, bare or through riemann-run, results into junit.
+
+    With config (the tree's own) or else an empty one of its own: pytest would otherwise
+    take this project's, the tree being inside it.
+    """
+    if config is None:
+        config = junit.parent / "pytest.ini"
+        config.write_text("[pytest]\n")
     command = [PYTHON, "-m", "pytest", "-c", str(config), f"--rootdir={tree}"]
-    command += ["-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
-    # Its unittest run adds the modules' doctests (load_tests), which pytest does not call;
-    # --doctest-modules also reads the test files, where one docstring is no doctest.
-    command += ["--doctest-modules", "more_itertools", "tests"]
-    command += ["--deselect", "tests/test_more.py::tests.test_more.IterOnlyRange"]
+    command += ["-p", "no:cacheprovider", "-q", f"--junitxml={junit}", *args]
     if instrumented:
         command = [RIEMANN_RUN, *command]
-    return subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=900)
+    assert junit.exists(), result.stdout + result.stderr
+    return result
+
+
+def run_suite(tree: Path, junit: Path, env: dict[str, str], instrumented: bool):
+    # Its unittest run adds the modules' doctests (load_tests), which pytest does not call;
+    # --doctest-modules also reads the test files, where one docstring is no doctest.
+    args = ["--doctest-modules", "more_itertools", "tests"]
+    args += ["--deselect", "tests/test_more.py::tests.test_more.IterOnlyRange"]
+    return run_pytest(tree, junit, args, env, instrumented)
 
 
 def outcomes(junit: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -156,6 +174,29 @@ def counts(results: dict[str, str]) -> str:
     return f"{len(results)} tests: " + ", ".join(f"{by_kind[k]} {k}" for k in kinds)
 
 
+def assert_ends_the_same(summary: str, bare, instrumented, junits: tuple[Path, Path], capsys):
+    """Prints the summary; asserts that each test of the bare run (its junit first) ends the
+    same way in the instrumented one, naming those that do not with their failure's tail."""
+    with capsys.disabled():
+        print(f"\n{summary}")
+    bare_results, _ = outcomes(junits[0])
+    instrumented_results, details = outcomes(junits[1])
+    differences = []
+    for test_id in sorted(bare_results.keys() | instrumented_results.keys()):
+        before = bare_results.get(test_id, "absent")
+        after = instrumented_results.get(test_id, "absent")
+        if before != after:
+            differences.append(f"  {test_id}: bare {before}, instrumented {after}")
+            if test_id in details:
+                differences.append(tail(details[test_id]))
+    stderr_lines = [line for line in instrumented.stderr.splitlines() if "riemann-auto" in line]
+    assert not differences, "\n".join(
+        [summary, "tests that end differently instrumented:", *differences, *stderr_lines]
+    )
+    assert bare.returncode == instrumented.returncode, summary
+    assert counts(bare_results) == counts(instrumented_results), summary
+
+
 @pytest.mark.timeout(1800)
 def test_more_itertools_suite_ends_the_same_with_its_whole_api_timed(sink, tmp_path, capsys):
     tree = sdist_tree("more-itertools", VERSION)
@@ -177,11 +218,9 @@ def test_more_itertools_suite_ends_the_same_with_its_whole_api_timed(sink, tmp_p
     assert not wrongly_refused, probe.stderr
 
     bare = run_suite(tree, tmp_path / "bare.xml", env, instrumented=False)
-    assert (tmp_path / "bare.xml").exists(), bare.stdout + bare.stderr
     instrumented = run_suite(tree, tmp_path / "instrumented.xml", env, instrumented=True)
-    assert (tmp_path / "instrumented.xml").exists(), instrumented.stdout + instrumented.stderr
     bare_results, _ = outcomes(tmp_path / "bare.xml")
-    instrumented_results, details = outcomes(tmp_path / "instrumented.xml")
+    instrumented_results, _ = outcomes(tmp_path / "instrumented.xml")
 
     timed = {
         e["service"][len(PREFIX) : -len("-time")]
@@ -195,21 +234,6 @@ def test_more_itertools_suite_ends_the_same_with_its_whole_api_timed(sink, tmp_p
         f"{len(reporting)} sent events | {len(timed)} functions timed | "
         f"{sink.event_count} events received"
     )
-    with capsys.disabled():
-        print(f"\n{summary}")
-
-    differences = []
-    for test_id in sorted(bare_results.keys() | instrumented_results.keys()):
-        before = bare_results.get(test_id, "absent")
-        after = instrumented_results.get(test_id, "absent")
-        if before != after:
-            differences.append(f"  {test_id}: bare {before}, instrumented {after}")
-            if test_id in details:
-                differences.append(tail(details[test_id]))
-    stderr_lines = [line for line in instrumented.stderr.splitlines() if "riemann-auto" in line]
-    assert not differences, "\n".join(
-        [f"{summary}", "tests that end differently instrumented:", *differences, *stderr_lines]
-    )
-    assert bare.returncode == instrumented.returncode, summary
-    assert counts(bare_results) == counts(instrumented_results), summary
+    junits = (tmp_path / "bare.xml", tmp_path / "instrumented.xml")
+    assert_ends_the_same(summary, bare, instrumented, junits, capsys)
     assert len(timed) >= MIN_TIMED_SERVICES, (summary, sorted(timed))
