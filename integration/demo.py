@@ -33,6 +33,7 @@ SHOP = [
     ("GET", "/checkout"),
     ("GET", "/async"),
     ("GET", "/stream"),
+    ("GET", "/shelf/tea"),
     ("GET", "/health"),
     ("POST", "/orders/30"),
     ("POST", "/orders/500"),
@@ -107,6 +108,7 @@ def main() -> None:
         RIEMANN_TARGETS="example_app:lookup_user",
         RIEMANN_FLASK_EXCLUDED_ROUTES="/health",
         EXAMPLE_QUEUE_DIR=queue,
+        EXAMPLE_STOCK_URL=f"http://127.0.0.1:{api_port}",
         PYTHONPATH=str(HERE),
     )
     settings = f"RIEMANN_TRANSPORT={transport} RIEMANN_TARGETS=example_app:lookup_user"

@@ -2,14 +2,18 @@
 
 riemann-run times every view (its event is named for the endpoint), the
 functions listed in RIEMANN_TARGETS, such as `example_app:lookup_user`, and
-each SQL statement, named for the view or function it ran in (`parent`). An
+each SQL statement and each HTTP request it sends (to the stock service,
+example_api.py), named for the view or function it ran in (`parent`). An
 order is paid and confirmed by Celery tasks (example_tasks.py), timed in the
 worker that runs them.
 """
 
 import asyncio
+import json
+import os
 import sqlite3
 import time
+import urllib.request
 
 from flask import Blueprint, Flask, Response, abort
 
@@ -65,6 +69,14 @@ def stream():
             yield f"line {i}\n"
 
     return Response(lines(), mimetype="text/plain")
+
+
+@app.route("/shelf/<item>")
+def shelf(item: str):
+    """How many are left, asked of the stock service (EXAMPLE_STOCK_URL)."""
+    url = f"{os.environ.get('EXAMPLE_STOCK_URL', 'http://127.0.0.1:8001')}/stock/{item}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return {"item": item, "left": json.load(response)["level"]}
 
 
 @app.route("/orders/<int:amount>", methods=["POST"])
