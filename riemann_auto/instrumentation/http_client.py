@@ -14,7 +14,7 @@ from __future__ import annotations
 from time import perf_counter_ns
 
 from ..timing import parent
-from .client import error_of
+from .client import ProbeNames, error_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,6 +96,15 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
+def _describe(key: tuple[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    method, host = key
+    return f"http {method} {host}", (("http.request.method", method), ("server.address", host))
+
+
+def _other_host(key: tuple[str, str]) -> tuple[str, str]:
+    return key[0], OTHER
+
+
 class RequestTimer:
     """Times the requests a client sends: one probe per (method, host), bounded.
 
@@ -106,7 +115,8 @@ class RequestTimer:
     def __init__(self, runtime: Runtime, error_code: ErrorCode) -> None:
         self._runtime = runtime
         self._error_code = error_code
-        self._probes: dict[tuple[str, str], Probe] = {}
+        self._probes: dict[tuple[object, object], Probe] = {}  # by the raw method and host
+        self._names = ProbeNames(runtime, _describe, _other_host, MAX_NAMES)
         self._extras: dict[tuple[int, int, object], tuple] = {}
         parent.want()  # each request names the view, task or target it was sent from
 
@@ -114,20 +124,9 @@ class RequestTimer:
         key = (method, host)
         probe = self._probes.get(key)  # type: ignore[arg-type]
         if probe is None:
-            probe = self._name(method_name(method), host_name(host))
+            probe = self._names.get((method_name(method), host_name(host)))
             if len(self._probes) < MAX_NAMES:
                 self._probes[key] = probe  # type: ignore[index]
-        return probe
-
-    def _name(self, method: str, host: str) -> Probe:
-        key = (method, host)
-        probe = self._probes.get(key)
-        if probe is None:
-            if len(self._probes) >= MAX_NAMES and host != OTHER:
-                return self._name(method, OTHER)
-            attributes = (("http.request.method", method), ("server.address", host))
-            probe = self._runtime.probe(f"http {method} {host}", attributes)
-            self._probes[key] = probe
         return probe
 
     def extra(self, port: int, status: int, outer: tuple | None) -> tuple:

@@ -101,7 +101,9 @@ class _Psycopg2Classes:
     def _namespace(self, cls: type) -> dict[str, object]:
         if issubclass(cls, self._connection):
             return {"cursor": self._cursor_method(cls)}
-        return {name: self._execute(getattr(cls, name)) for name in _EXECUTES}
+        return {
+            name: self._timer.method(getattr(cls, name), self._attributes) for name in _EXECUTES
+        }
 
     def _cursor_method(self, cls: type) -> Callable:
         timed, cursor_class = self._timed, self._cursor
@@ -134,14 +136,6 @@ class _Psycopg2Classes:
 
         return functools.update_wrapper(cursor, original)
 
-    def _execute(self, method: Callable) -> Callable:
-        timer, attributes = self._timer, self._attributes
-
-        def timed(self, *args, **kwargs):
-            return timer.call(method, self, args, kwargs, attributes.of(self.connection))
-
-        return functools.update_wrapper(timed, method)
-
 
 class PsycopgInstrumentor(Instrumentor):
     name = "psycopg"
@@ -163,20 +157,4 @@ class PsycopgInstrumentor(Instrumentor):
             for name in _EXECUTES:
                 method = vars(cls).get(name)
                 if method is not None:
-                    self._patch(cls, name, _psycopg_method(timer, attributes, method, is_async))
-
-
-def _psycopg_method(
-    timer: StatementTimer, attributes: ConnectionAttributes, method: Callable, is_async: bool
-) -> Callable:
-    if is_async:
-
-        async def timed(self, *args, **kwargs):
-            return await timer.wait(method, self, args, kwargs, attributes.of(self.connection))
-
-    else:
-
-        def timed(self, *args, **kwargs):
-            return timer.call(method, self, args, kwargs, attributes.of(self.connection))
-
-    return functools.update_wrapper(timed, method)
+                    self._patch(cls, name, timer.method(method, attributes, is_async))

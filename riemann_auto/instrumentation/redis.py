@@ -133,6 +133,10 @@ def _server(kwargs: dict) -> str | None:
     return server
 
 
+def _describe(name: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return f"redis {name}", (("db.system.name", "redis"), ("db.operation.name", name))
+
+
 class CommandTimer:
     """Times a client's commands and pipelines: one probe per command name; the
     server, db and parent go in the record's `extra`."""
@@ -140,7 +144,7 @@ class CommandTimer:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._by_command: dict[object, Probe] = {}
-        self._by_name: dict[str, Probe] = {}
+        self._names = client.ProbeNames(runtime, _describe, lambda _: "OTHER", MAX_NAMES)
         self._attributes: dict[tuple, tuple[tuple[str, str], ...]] = {}
         parent.want()  # each command names the view, task or target it ran in
 
@@ -151,19 +155,9 @@ class CommandTimer:
             probe = None
             command = None
         if probe is None:
-            probe = self._probe(command_name(command))
+            probe = self._names.get(command_name(command))
             if command is not None and len(self._by_command) < MAX_COMMANDS:
                 self._by_command[command] = probe
-        return probe
-
-    def _probe(self, name: str) -> Probe:
-        probe = self._by_name.get(name)
-        if probe is None:
-            if len(self._by_name) >= MAX_NAMES and name != "OTHER":
-                return self._probe("OTHER")
-            attributes = (("db.system.name", "redis"), ("db.operation.name", name))
-            probe = self._runtime.probe(f"redis {name}", attributes)
-            self._by_name[name] = probe
         return probe
 
     def attributes(self, owner: object) -> tuple[tuple[str, str], ...]:
@@ -238,11 +232,11 @@ class CommandTimer:
         try:
             state = vars(pipeline)
         except TypeError:
-            return self._probe("PIPELINE")
+            return self._names.get("PIPELINE")
         if not state.get("command_stack", True) and not state.get("watching"):
             return None
         # the sync Pipeline's flag is `transaction`, the async one's `is_transaction`
         transaction = state.get("is_transaction", state.get("transaction"))
         if transaction or state.get("explicit_transaction"):
-            return self._probe("MULTI")
-        return self._probe("PIPELINE")
+            return self._names.get("MULTI")
+        return self._names.get("PIPELINE")

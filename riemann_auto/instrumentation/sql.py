@@ -15,6 +15,7 @@ builds them with literals inside would not grow the cache past its bound).
 
 from __future__ import annotations
 
+import functools
 import re
 from weakref import WeakKeyDictionary
 
@@ -148,7 +149,7 @@ class StatementTimer:
         self.system = system
         self._error_code = error_code
         self._by_statement: dict[object, Probe] = {}
-        self._by_name: dict[tuple[str, str], Probe] = {}
+        self._names = client.ProbeNames(runtime, self._describe, _without_table, MAX_NAMES)
         parent.want()  # each statement names the view, task or target it ran in
 
     def probe_for(self, statement: object) -> Probe:
@@ -156,43 +157,51 @@ class StatementTimer:
         try:
             probe = cache.get(statement)
         except TypeError:  # unhashable: read every time, and not far
-            return self._probe(*summary(statement, READ_UNCACHED))
+            return self._names.get(summary(statement, READ_UNCACHED))
         if probe is None:
             if len(cache) >= MAX_STATEMENTS:
-                return self._probe(*summary(statement, READ_UNCACHED))
-            probe = cache[statement] = self._probe(*summary(statement))
+                return self._names.get(summary(statement, READ_UNCACHED))
+            probe = cache[statement] = self._names.get(summary(statement))
         return probe
 
-    def _probe(self, operation: str, table: str) -> Probe:
-        key = (operation, table)
-        probe = self._by_name.get(key)
-        if probe is None:
-            if len(self._by_name) >= MAX_NAMES and table:
-                return self._probe(operation, "")
-            name = f"{self.system} {operation} {table}" if table else f"{self.system} {operation}"
-            attributes = [("db.system.name", self.system), ("db.operation.name", operation)]
-            if table:
-                attributes.append(("db.collection.name", table))
-            probe = self._runtime.probe(name, tuple(attributes))
-            self._by_name[key] = probe
-        return probe
+    def _describe(self, key: tuple[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+        operation, table = key
+        name = f"{self.system} {operation} {table}" if table else f"{self.system} {operation}"
+        attributes = [("db.system.name", self.system), ("db.operation.name", operation)]
+        if table:
+            attributes.append(("db.collection.name", table))
+        return name, tuple(attributes)
 
-    def call(self, method: Callable, instance: object, args: tuple, kwargs: dict, attributes=()):
-        """`method(instance, *args, **kwargs)`, timed as the statement it executes, with
-        `attributes` (its connection's: `ConnectionAttributes`) and its parent."""
-        statement = args[0] if args else next(iter(kwargs.values()), None)
-        return client.call(
-            self.probe_for(statement), self._error_code, method, instance, args, kwargs, attributes
-        )
+    def method(
+        self, method: Callable, attributes: ConnectionAttributes | None = None, is_async=False
+    ) -> Callable:
+        """A replacement for a driver's execute method: `method`, timed as the statement it
+        executes, with its connection's `attributes` when they are read (`cursor.connection`)."""
+        timer = self
+        read = attributes.of if attributes is not None else None
 
-    async def wait(
-        self, method: Callable, instance: object, args: tuple, kwargs: dict, attributes=()
-    ):
-        """`await method(instance, *args, **kwargs)`, timed as `call` times it."""
-        statement = args[0] if args else next(iter(kwargs.values()), None)
-        probe = self.probe_for(statement)
-        awaitable = method(instance, *args, **kwargs)
-        return await client.wait(probe, self._error_code, awaitable, attributes)
+        if is_async:
+
+            async def timed(self, *args, **kwargs):
+                statement = args[0] if args else next(iter(kwargs.values()), None)
+                probe = timer.probe_for(statement)
+                extra = read(self.connection) if read is not None else ()
+                awaitable = method(self, *args, **kwargs)
+                return await client.wait(probe, timer._error_code, awaitable, extra)
+
+        else:
+
+            def timed(self, *args, **kwargs):
+                statement = args[0] if args else next(iter(kwargs.values()), None)
+                probe = timer.probe_for(statement)
+                extra = read(self.connection) if read is not None else ()
+                return client.call(probe, timer._error_code, method, self, args, kwargs, extra)
+
+        return functools.update_wrapper(timed, method)
+
+
+def _without_table(key: tuple[str, str]) -> tuple[str, str]:
+    return key[0], ""
 
 
 def timed_subclass(

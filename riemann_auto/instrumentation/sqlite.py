@@ -85,7 +85,7 @@ class _TimedClasses:
         namespace: dict[str, object] = {}
         if not is_connection:
             for name in _EXECUTES:
-                namespace[name] = _timed_method(timer, getattr(cls, name), name)
+                namespace[name] = timer.method(getattr(cls, name))
         else:
             classes = self
 
@@ -122,12 +122,3 @@ def _shortcut(name: str, new_cursor: Callable, cursor_class: type | None) -> Cal
 
     shortcut.__name__ = shortcut.__qualname__ = name
     return shortcut
-
-
-def _timed_method(timer: StatementTimer, method: Callable, name: str) -> Callable:
-    def timed(self, *args, **kwargs):
-        return timer.call(method, self, args, kwargs)
-
-    timed.__name__ = timed.__qualname__ = name
-    timed.__doc__ = method.__doc__
-    return timed

@@ -18,6 +18,17 @@ from ..event import bounded_description
 _last: tuple[int, object, tuple[str, str]] = (0, None, ("", ""))
 
 
+def class_name(exc: BaseException) -> str:
+    """The exception's qualified class name (`sqlite3.IntegrityError`, `ValueError`)."""
+    cls = type(exc)
+    try:
+        module = cls.__module__
+        qualname = cls.__qualname__
+        return qualname if module in ("builtins", "", None) else f"{module}.{qualname}"
+    except BaseException:
+        return "?"
+
+
 def describe(exc: BaseException) -> tuple[str, str]:
     """(qualified class name, message); never raises."""
     global _last
@@ -27,13 +38,7 @@ def describe(exc: BaseException) -> tuple[str, str]:
             return _last[2]
     except BaseException:
         args = None
-    cls = type(exc)
-    try:
-        module = cls.__module__
-        qualname = cls.__qualname__
-        kind = qualname if module in ("builtins", "", None) else f"{module}.{qualname}"
-    except BaseException:
-        kind = "?"
+    kind = class_name(exc)
     try:
         message = str(exc)
         if type(message) is not str:  # a str subclass could misbehave later
