@@ -68,11 +68,15 @@ def sqlite_statements(quick: bool) -> None:
 
 
 def postgresql_statements(quick: bool) -> None:
-    """psycopg2's and psycopg 3's `SELECT 1` on a throwaway PostgreSQL on loopback."""
+    """psycopg2's, psycopg 3's and asyncpg's `SELECT 1` on a throwaway PostgreSQL on loopback."""
+    import asyncio
+
+    import asyncpg
     import psycopg
     import psycopg2
 
     from riemann_auto.instrumentation.postgresql import Psycopg2Instrumentor, PsycopgInstrumentor
+    from riemann_auto.instrumentation.postgresql_asyncpg import AsyncpgInstrumentor
     from tests.postgres import cluster
 
     with cluster() as server:
@@ -94,3 +98,20 @@ def postgresql_statements(quick: bool) -> None:
                 2_000 if quick else 20_000,
                 per="statement",
             )
+
+        loop = asyncio.new_event_loop()
+        connection = loop.run_until_complete(
+            asyncpg.connect(host=server.host, port=server.port, user="postgres")
+        )
+        try:
+            per_call_over_bare(
+                "asyncpg, PostgreSQL on loopback, one connection (hot loop)",
+                "run_until_complete(conn.fetchval('SELECT 1'))",
+                AsyncpgInstrumentor(),
+                lambda: lambda: loop.run_until_complete(connection.fetchval("SELECT 1")),
+                2_000 if quick else 20_000,
+                per="statement",
+            )
+        finally:
+            loop.run_until_complete(connection.close())
+            loop.close()

@@ -48,8 +48,8 @@ def test_help_says_what_is_timed_and_version_names_riemann_auto():
     result = riemann_run("--help", env=env)
     assert result.returncode == 0 and "usage: riemann-run" in result.stdout
     assert "--check" in result.stdout
-    libraries = ("Flask", "Django", "Starlette", "FastAPI", "Celery", "sqlite3", "psycopg", "Redis")
-    libraries += ("urllib3", "httpx", "RIEMANN_TARGETS")
+    libraries = ("Flask", "Django", "Starlette", "FastAPI", "Celery", "sqlite3", "psycopg")
+    libraries += ("asyncpg", "Redis", "urllib3", "httpx", "RIEMANN_TARGETS")
     for timed in libraries:
         assert timed in result.stdout  # what is timed today, not "every Flask view"
     result = riemann_run("--version", env=env)

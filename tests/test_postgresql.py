@@ -1,4 +1,4 @@
-"""psycopg2 and psycopg 3 against a real PostgreSQL: every statement timed, named by
+"""psycopg2, psycopg 3 and asyncpg against a real PostgreSQL: every statement timed, named by
 operation and table, with its database and host, and nothing of its text."""
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from tests.processes import bare_env
 PROGRAMS = {
     "psycopg2": str(APPS / "psycopg2_program.py"),
     "psycopg": str(APPS / "psycopg_program.py"),
+    "asyncpg": str(APPS / "asyncpg_program.py"),
 }
+# What each driver's messages show of a failed statement, beside the planted values.
+QUOTING = {"psycopg2": ("DETAIL", "LINE 1"), "psycopg": ("DETAIL", "LINE 1"), "asyncpg": ("Key",)}
 SECRETS = (
     "hunter2-literal",
     "hunter2-param",  # a parameter, and the value DETAIL quotes
@@ -106,6 +109,31 @@ def test_psycopg_statements_sync_and_async_are_timed(sink, postgres):
     ]
 
 
+def test_asyncpg_statements_of_connections_prepared_statements_and_pools_timed(sink, postgres):
+    run_program(sink, postgres, "asyncpg")
+    assert timed(sink) == [
+        statement("DROP", "notes"),
+        statement("CREATE", "notes"),
+        statement("INSERT", "notes"),  # executemany: once for its two rows
+        statement("SELECT", "notes"),  # fetch, after a comment
+        statement("SELECT", "notes"),  # fetchval
+        statement("SELECT", "notes"),  # fetchrow
+        statement("BEGIN"),  # conn.transaction() runs BEGIN and COMMIT through execute
+        statement("UPDATE", "notes"),  # its cursor is not timed
+        statement("COMMIT"),
+        statement("SELECT", "notes"),  # a prepared statement's fetchval
+        statement("SELECT", "notes"),  # its fetchrow
+        statement("SELECT", "notes"),  # its fetch
+        statement("INSERT", "notes"),  # failed
+        statement("SELECT", "notes"),  # failed
+        statement("SELECT", "notes"),  # a pool's fetchval
+        statement("SELECT"),  # the pool's reset of the connection it took back
+        statement("DELETE", "notes"),  # a pool's connection
+        statement("SELECT"),  # its reset
+        statement("SELECT"),  # the program's own connection class, overriding fetchval
+    ]
+
+
 @pytest.mark.parametrize(
     ("driver", "expected"),
     [
@@ -124,6 +152,21 @@ def test_psycopg_statements_sync_and_async_are_timed(sink, postgres):
                 ("postgresql SELECT items", "psycopg.errors.UndefinedColumn", "42703"),
             ],
         ),
+        (
+            "asyncpg",
+            [
+                (
+                    "postgresql INSERT notes",
+                    "asyncpg.exceptions.UniqueViolationError",
+                    "23505",
+                ),
+                (
+                    "postgresql SELECT notes",
+                    "asyncpg.exceptions.UndefinedColumnError",
+                    "42703",
+                ),
+            ],
+        ),
     ],
 )
 def test_a_failed_statement_gives_its_class_and_sqlstate_only(sink, postgres, driver, expected):
@@ -137,7 +180,7 @@ def test_no_literal_parameter_comment_password_or_message_reaches_riemann(sink, 
     assert_never_sent(SECRETS, sink, result)
     for secret in ("hunter2-param", "hunter2column"):  # they were there to be leaked
         assert secret in result.stdout
-    assert "DETAIL" in result.stdout and "LINE 1" in result.stdout
+    assert all(mark in result.stdout for mark in QUOTING[driver])
 
 
 @pytest.mark.parametrize("driver", PROGRAMS)
@@ -151,9 +194,8 @@ def test_the_program_sees_what_it_saw_bare(sink, postgres, driver):
 
 
 def test_a_statement_names_the_view_or_target_it_ran_in_as_parent(sink, postgres):
-    env = riemann_env(
-        sink.port, PG_DSN=postgres.dsn(user=USER), RIEMANN_TARGETS="pg_parents:lookup"
-    )
+    targets = "pg_parents:lookup,pg_parents:count"
+    env = riemann_env(sink.port, PG_DSN=postgres.dsn(user=USER), RIEMANN_TARGETS=targets)
     result = riemann_run(PYTHON, "-c", "import pg_parents; pg_parents.main()", env=env)
     assert result.returncode == 0, result.stderr
     statements = [
@@ -165,6 +207,8 @@ def test_a_statement_names_the_view_or_target_it_ran_in_as_parent(sink, postgres
         statement("SELECT", "pg_database", parent="pg_parents.lookup"),  # psycopg, in a target
         statement("SELECT", "pg_namespace", parent="orders"),  # the view again
         statement("SELECT"),  # after it
+        statement("SELECT", "pg_tables", parent="tables"),  # asyncpg, in a FastAPI route
+        statement("SELECT", "pg_roles", parent="pg_parents.count"),  # a coroutine target in it
     ]
 
 
@@ -175,17 +219,35 @@ def test_the_driver_is_not_imported_on_the_programs_behalf(sink, driver):
     assert result.stdout == "False\n", result.stderr
 
 
-@pytest.mark.parametrize("driver", PROGRAMS)
-def test_disabled_by_name_the_driver_is_left_as_it_is(sink, postgres, driver):
-    code = (
+# A statement run, and what tells a timed driver from a bare one: the classes it runs with.
+DISABLED_CHECK = {
+    driver: (
         f"import os, {driver}\n"
         f"conn = {driver}.connect(os.environ['PG_DSN'])\n"
         "conn.cursor().execute('SELECT 1')\n"
         "execute = type(conn.cursor()).execute\n"
         "print(type(conn).__mro__, hasattr(execute, '__wrapped__'))\n"
     )
+    for driver in ("psycopg2", "psycopg")
+}
+DISABLED_CHECK["asyncpg"] = (
+    "import asyncio, os, asyncpg, pg_shared\n"
+    "async def main():\n"
+    "    conn = await asyncpg.connect(**pg_shared.asyncpg_arguments(os.environ['PG_DSN']))\n"
+    "    await conn.execute('SELECT 1')\n"
+    "    await (await conn.prepare('SELECT 2')).fetch()\n"
+    "    print(type(conn).__mro__, hasattr(asyncpg.Connection.execute, '__wrapped__'))\n"
+    "    await conn.close()\n"
+    "asyncio.run(main())\n"
+)
+
+
+@pytest.mark.parametrize("driver", PROGRAMS)
+def test_disabled_by_name_the_driver_is_left_as_it_is(sink, postgres, driver):
+    code = DISABLED_CHECK[driver]
     env = riemann_env(sink.port, PG_DSN=postgres.dsn(user=USER))
     bare = subprocess.run([PYTHON, "-c", code], env=bare_env(env), capture_output=True, text=True)
+    assert bare.returncode == 0, bare.stderr
     env["RIEMANN_DISABLED_INSTRUMENTATIONS"] = driver
     result = riemann_run(PYTHON, "-c", code, env=env)
     assert result.stdout == bare.stdout, result.stderr

@@ -132,6 +132,11 @@ def _name(text: str) -> str:
     return _NAME_CHARS.sub("", ".".join(parts))[:64]
 
 
+def _connection(cursor: object) -> object:
+    """A DB-API cursor's connection."""
+    return cursor.connection  # type: ignore[attr-defined]
+
+
 class StatementTimer:
     """Times a driver's execute methods, one probe per (operation, table) of a system.
 
@@ -173,28 +178,40 @@ class StatementTimer:
         return name, tuple(attributes)
 
     def method(
-        self, method: Callable, attributes: ConnectionAttributes | None = None, is_async=False
+        self,
+        method: Callable,
+        attributes: ConnectionAttributes | None = None,
+        is_async: bool = False,
+        statement_of: Callable[[object, tuple, dict], object] | None = None,
+        connection_of: Callable[[object], object] = _connection,
     ) -> Callable:
         """A replacement for a driver's execute method: `method`, timed as the statement it
-        executes, with its connection's `attributes` when they are read (`cursor.connection`)."""
+        executes (its first argument, or `statement_of(self, args, kwargs)`), with the
+        `attributes` of its connection (`connection_of(self)`) when they are read."""
         timer = self
         read = attributes.of if attributes is not None else None
 
         if is_async:
 
             async def timed(self, *args, **kwargs):
-                statement = args[0] if args else next(iter(kwargs.values()), None)
+                if statement_of is None:
+                    statement = args[0] if args else next(iter(kwargs.values()), None)
+                else:
+                    statement = statement_of(self, args, kwargs)
                 probe = timer.probe_for(statement)
-                extra = read(self.connection) if read is not None else ()
+                extra = read(connection_of(self)) if read is not None else ()
                 awaitable = method(self, *args, **kwargs)
                 return await client.wait(probe, timer._error_code, awaitable, extra)
 
         else:
 
             def timed(self, *args, **kwargs):
-                statement = args[0] if args else next(iter(kwargs.values()), None)
+                if statement_of is None:
+                    statement = args[0] if args else next(iter(kwargs.values()), None)
+                else:
+                    statement = statement_of(self, args, kwargs)
                 probe = timer.probe_for(statement)
-                extra = read(self.connection) if read is not None else ()
+                extra = read(connection_of(self)) if read is not None else ()
                 return client.call(probe, timer._error_code, method, self, args, kwargs, extra)
 
         return functools.update_wrapper(timed, method)

@@ -16,9 +16,9 @@ USAGE = """\
 usage: riemann-run [--check | --version | --help] PROGRAM [ARGS...]
 
 Runs PROGRAM with riemann-auto: Flask and Django views, Starlette and FastAPI
-routes, Celery tasks, SQL statements (sqlite3, psycopg2, psycopg), Redis
-commands, HTTP requests (urllib3, requests, urllib.request, httpx, aiohttp)
-and the functions named in RIEMANN_TARGETS are timed; each call, and each
+routes, Celery tasks, SQL statements (sqlite3, psycopg2, psycopg, asyncpg),
+Redis commands, HTTP requests (urllib3, requests, urllib.request, httpx,
+aiohttp) and the functions named in RIEMANN_TARGETS are timed; each call, and each
 exception, is an event sent to Riemann.
 
   riemann-run gunicorn shop:app

@@ -22,3 +22,10 @@ def server_side(conn, table: str) -> None:
         cur.itersize = 1
         cur.execute(f"SELECT id FROM {table} ORDER BY id")
         print(type(cur).__name__, list(cur))
+
+
+def asyncpg_arguments(dsn: str, **extra: object) -> dict:
+    """asyncpg.connect's keywords for a libpq `key=value` DSN, which asyncpg does not read."""
+    words = dict(word.split("=", 1) for word in dsn.split())
+    arguments = {"host": words["host"], "port": int(words["port"]), "user": words["user"]}
+    return {**arguments, "database": words["dbname"], **extra}
