@@ -76,7 +76,7 @@ class Probe:
         self.exception_tags = (*base_tags, "exception")
         self._templates: dict[tuple | None, Event] = {}
 
-    def _template(self, extra: tuple | None) -> Event:
+    def template(self, extra: tuple | None) -> Event:
         """The time event for calls that recorded `extra`; its encoding is cached on it."""
         template = self._templates.get(extra)
         if template is None:
@@ -101,7 +101,7 @@ class Probe:
         """
         _, duration_ns, end_ns, error, extra = item  # one unpacking: PROBE to EXTRA
         if error is None:
-            template = self._template(extra)
+            template = self.template(extra)
             micros = (end_ns + wall_offset_ns) // 1000
             out.append(encode_timed(template.static, micros, duration_ns / 1e6))
         else:
@@ -111,7 +111,7 @@ class Probe:
 
     def to_events(self, item: tuple, wall_offset_ns: int, out: list[Event]) -> None:
         micros = (item[END_NS] + wall_offset_ns) // 1000
-        template = self._template(item[EXTRA])
+        template = self.template(item[EXTRA])
         out.append(template.at(micros, item[DURATION_NS] / 1e6))
         error = item[ERROR]
         if error is not None:

@@ -44,6 +44,7 @@ class Runtime:
             shutdown_timeout=settings.shutdown_timeout,
             stats_interval=settings.stats_interval,
             stats_events=self.stats_events,
+            aggregate=settings.aggregate,
         )
 
     def probe(

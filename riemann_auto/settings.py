@@ -62,6 +62,7 @@ class Settings:
     shutdown_timeout: float = 2.0
     timeout: float = 2.0
     stats_interval: float = 10.0
+    aggregate: float = 0.0  # seconds per summary; 0: an event per call
     log_level: str = "WARNING"
     problems: tuple[str, ...] = ()
 
@@ -186,6 +187,7 @@ class Settings:
             timeout=number("RIEMANN_TIMEOUT", 2.0, float, 0.01, 600.0),
             shutdown_timeout=number("RIEMANN_SHUTDOWN_TIMEOUT", 2.0, float, 0.0, 60.0),
             stats_interval=number("RIEMANN_STATS_INTERVAL", 10.0, float, 0.01, 86400.0),
+            aggregate=number("RIEMANN_AGGREGATE", 0.0, float, 0.0, 86400.0),
             log_level=choice("RIEMANN_LOG_LEVEL", "WARNING", LOG_LEVELS, fold=str.upper),
             problems=tuple(problems),
         )

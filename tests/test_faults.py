@@ -44,8 +44,8 @@ LEDGER = re.compile(
 AT = r"Riemann at tcp://127\.0\.0\.1:\d+"
 NOT_DELIVERED = r"riemann-auto: [\d,]+ events? not delivered at exit: "
 WAIT = (
-    r"; the program runs on, events wait in the queue \(RIEMANN_QUEUE_SIZE=10000\) and are "
-    r"dropped past it until Riemann answers"
+    r"; the program runs on, events wait in the queue \(RIEMANN_QUEUE_SIZE=10000\) and past "
+    r"it are counted in summaries until Riemann answers"
 )
 NO_ANSWER = rf"{AT} did not answer in time \(no answer within 0\.3 s\)"
 DEADLINE = rf"{AT} did not answer within RIEMANN_SHUTDOWN_TIMEOUT=0\.5s"

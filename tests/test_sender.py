@@ -109,7 +109,7 @@ def test_silent_riemann_never_holds_up_the_caller(make_runtime):
         assert runtime.sender.sent == 20_001 and runtime.sender.failed == 0
 
 
-def test_full_queue_drops_and_counts_with_bounded_memory(make_runtime):
+def test_a_full_queue_folds_calls_into_summaries_in_bounded_memory(make_runtime):
     runtime = make_runtime(free_port(), queue_size=1000, flush_interval=60)
     op = timed_noop(runtime)
     tracemalloc.start()
@@ -118,10 +118,16 @@ def test_full_queue_drops_and_counts_with_bounded_memory(make_runtime):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     sender = runtime.sender
-    assert sender.pending() <= 1000
-    assert sender.dropped > 190_000
-    assert sender.dropped + sender.failed + sender.pending() == 200_000  # every event accounted
+    ledger = sender.ledger()
+    assert sender.pending() == 1000 and ledger["folded"] == 199_000
+    assert ledger["dropped"] == ledger["failed"] == 0 and identity_holds(ledger)
     assert peak < 2 * 1024 * 1024
+
+
+def calls_counted(events: list[dict], name: str) -> int:
+    """Calls Riemann can count: per-call events, plus the counts of summaries."""
+    one_by_one = sum(e["service"] == name for e in events)
+    return one_by_one + sum(int(e["metric"]) for e in events if e["service"] == f"{name} count")
 
 
 def test_eight_threads_lose_nothing_while_the_queue_has_room(sink, make_runtime):
@@ -159,15 +165,17 @@ def test_the_udp_transport_delivers_an_event(make_runtime):
         assert event["service"] == "op-time" and event["datagram_size"]
 
 
-def test_stats_events_report_drops(sink, make_runtime):
+def test_stats_events_report_a_full_queue(sink, make_runtime):
     runtime = make_runtime(sink.port, queue_size=1, flush_interval=0.5, stats_interval=0.01)
     op = timed_noop(runtime)
     for _ in range(100):
         op()
-    events = sink.wait_for(lambda evs: any(e["service"] == "riemann-auto dropped" for e in evs))
-    [dropped] = [e for e in events if e["service"] == "riemann-auto dropped"]
-    assert dropped["metric"] >= 98 and dropped["state"] == "warning"
-    assert "riemann-auto" in dropped["tags"]
+    events = sink.wait_for(lambda evs: any(e["service"] == OVERFLOWED for e in evs))
+    [overflowed] = [e for e in events if e["service"] == OVERFLOWED]
+    assert overflowed["metric"] >= 98 and overflowed["state"] == "warning"
+    assert "riemann-auto" in overflowed["tags"]
+    runtime.sender.flush(5)
+    assert calls_counted(sink.events, "op-time") == 100
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +207,8 @@ def test_after_a_report_of_trouble_one_all_clear_report(make_runtime):
         assert reports(done)[0]["metric"] >= 98 and reports(done)[0]["state"] == "warning"
         assert reports(done)[1]["metric"] == 0 and reports(done)[1]["state"] == "ok"
         assert {e["service"] for e in done if e["metric"] == 0 and "riemann-auto" in e["tags"]} == {
-            f"riemann-auto {name}" for name in ("dropped", "failed", "rejected", "reconnects")
+            f"riemann-auto {name}"
+            for name in ("dropped", "failed", "rejected", "reconnects", "overflowed")
         }
 
 
@@ -215,13 +224,17 @@ def test_what_an_outage_cost_reaches_riemann_once_it_is_back(make_runtime):
         sink.port = port
         sink.restart()
         assert runtime.sender.flush(5)
-        dropped = runtime.sender.ledger()["dropped"]
-        assert dropped == 99  # the one queued call went out; no report was dropped
-        sink.wait_for(lambda evs: sum(e["metric"] for e in reports(evs)) == dropped)
+        ledger = runtime.sender.ledger()
+        assert ledger["folded"] == 99 and ledger["dropped"] == 0  # the queue held one call
+        sink.wait_for(lambda evs: sum(e["metric"] for e in reports(evs)) == 99)
+        assert calls_counted(sink.events, "op-time") == 100  # summaries wait for Riemann too
+
+
+OVERFLOWED = "riemann-auto overflowed"
 
 
 def reports(events: list[dict]) -> list[dict]:
-    return [e for e in events if e["service"] == "riemann-auto dropped"]
+    return [e for e in events if e["service"] == OVERFLOWED]
 
 
 def test_tls_with_a_client_certificate_delivers(tls_files, make_runtime):
@@ -281,6 +294,11 @@ def identity_holds(ledger: dict) -> bool:
     return ledger["produced"] == sum(ledger[fate] for fate in fates)
 
 
+def calls_events(ledger: dict) -> int:
+    """The calls' own events: sent one by one (among the produced), or folded."""
+    return ledger["produced"] - ledger["reports"] - ledger["summaries"] + ledger["folded"]
+
+
 def raising(runtime: Runtime, name: str = "boom"):
     def boom():
         raise ValueError("boom")
@@ -304,11 +322,14 @@ def test_a_raising_call_counts_two_events_everywhere(sink, make_runtime):
     sender = runtime.sender
     sender.shutdown(10)
     ledger = sender.ledger()
-    assert ledger["produced"] == 40_000 and ledger["pending"] == 0
+    summaries = ledger["summaries"]
+    assert calls_events(ledger) == 40_000 and ledger["pending"] == 0
     assert identity_holds(ledger)
-    assert ledger["dropped"] > 0 and ledger["failed"] == ledger["rejected"] == 0
+    assert ledger["folded"] > 0 and ledger["dropped"] == ledger["failed"] == 0
     assert ledger["acknowledged"] == len(sink.events) == sink.event_count
-    assert ledger["acknowledged"] % 2 == 0 and ledger["dropped"] % 2 == 0  # calls stay whole
+    assert (ledger["acknowledged"] - summaries) % 2 == 0 and ledger["folded"] % 2 == 0
+    assert calls_counted(sink.events, "boom-time") == 20_000
+    assert calls_counted(sink.events, "boom-exceptions") == 20_000  # calls stay whole
 
 
 def test_the_identity_holds_at_every_moment(make_runtime):
@@ -323,7 +344,7 @@ def test_the_identity_holds_at_every_moment(make_runtime):
         runtime.sender.shutdown(0.5)
         final = runtime.sender.ledger()
     assert all(identity_holds(snapshot) for snapshot in snapshots)
-    assert final["produced"] == 4000 and final["pending"] == 0 and identity_holds(final)
+    assert calls_events(final) == 4000 and final["pending"] == 0 and identity_holds(final)
     assert final["acknowledged"] == 0 and final["failed"] > 0
 
 
@@ -344,7 +365,7 @@ def test_a_queue_smaller_than_a_batch_wakes_the_sender(sink, make_runtime):
     sink.wait_for_count(10, timeout=5)  # not after the minute-long flush interval
 
 
-def test_drops_are_reported_while_the_queue_never_empties():
+def test_a_full_queue_is_reported_while_it_never_empties():
     stop = threading.Event()
     with RiemannSink(mode="slow", delay=0.1) as sink:
         settings = dict(queue_size=50, batch_size=50, flush_interval=0.01, stats_interval=0.3)
@@ -361,15 +382,13 @@ def test_drops_are_reported_while_the_queue_never_empties():
         try:
             # The queue refills faster than a slow Riemann drains it, so it is never
             # empty for long: the report must not wait for an empty queue.
-            events = sink.wait_for(
-                lambda evs: any(e["service"] == "riemann-auto dropped" for e in evs), timeout=5
-            )
+            events = sink.wait_for(lambda evs: bool(reports(evs)), timeout=5)
         finally:
             stop.set()
             recorder.join()
             runtime.sender.shutdown(0.5)
-    [dropped, *_] = [e for e in events if e["service"] == "riemann-auto dropped"]
-    assert dropped["metric"] > 0 and dropped["state"] == "warning"
+    [overflowed, *_] = reports(events)
+    assert overflowed["metric"] > 0 and overflowed["state"] == "warning"
 
 
 def test_a_thread_still_recording_does_not_hold_up_the_exit(sink, make_runtime):

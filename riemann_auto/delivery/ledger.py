@@ -15,11 +15,17 @@ as a broken identity, which the tests check.
 - failed: handed to a transport and not acknowledged: the connection could
   not be made, closed, timed out or answered garbage. Never sent again.
 - rejected: Riemann answered ok=false.
+
+Beside them, `folded`: the events of calls that were not sent one by one but
+counted in their interval's summary (RIEMANN_AGGREGATE, or a full queue: see
+`summaries.py`). They are not among the produced: the summaries are, events of
+their own (`summaries` counts them), settled like any other.
 - pending: queued, or in a batch awaiting its answer.
 
 Only the sender's thread settles events, under `lock`, which is never held
-across I/O. The application's threads only bump `door_drops`, an
-`itertools.count` (whose `next` is atomic), when the queue is full.
+across I/O. The application's threads only bump two `itertools.count`s (whose
+`next` is atomic): `overflows` when the queue is full, `door_drops` when an
+event cannot even be folded.
 """
 
 from __future__ import annotations
@@ -36,16 +42,23 @@ class Ledger:
         self.final: dict[str, int] | None = None  # the books as closed at exit
         self.taken = 0  # events moved out of the queue (into a batch, or settled at exit)
         self.reports = 0  # riemann-auto's own events, among the produced
+        self.summaries = 0  # summary events, among the produced
         self.acknowledged = 0
         self.dropped = 0  # by the sender: too large, left at exit (door drops apart)
         self.failed = 0
         self.rejected = 0
         self._door = itertools.count()
         self.drop_at_door = self._door.__next__  # bound once: the record path calls it
+        self._overflow = itertools.count()
+        self.overflow_at_door = self._overflow.__next__
 
     def door_drops(self) -> int:
-        """Events dropped by `Sender.record` so far (reading a count leaves it as it is)."""
-        return int(repr(self._door)[6:-1])
+        """Events dropped by `Sender.record` so far."""
+        return _value(self._door)
+
+    def overflows(self) -> int:
+        """Calls `Sender.record` found the queue full for, so far."""
+        return _value(self._overflow)
 
     def settle(self, acknowledged: int = 0, dropped: int = 0, failed: int = 0, rejected: int = 0):
         """Book a batch's fate; ignored once the books are closed (the exit took it over)."""
@@ -59,9 +72,10 @@ class Ledger:
     def in_flight(self) -> int:
         return self.taken - self.acknowledged - self.dropped - self.failed - self.rejected
 
-    def counts(self, queued: int) -> dict[str, int]:
-        """A consistent snapshot; `queued` (events waiting, own reports included) read
-        under `lock`. The closed books, once closed."""
+    def counts(self, queued: int, folded: int = 0) -> dict[str, int]:
+        """A consistent snapshot; `queued` (events waiting, own reports and summaries
+        included) read under `lock`, `folded` the events summaries counted. The closed
+        books, once closed."""
         if self.final is not None:
             return dict(self.final)
         door = self.door_drops()
@@ -71,6 +85,13 @@ class Ledger:
             "dropped": self.dropped + door,
             "failed": self.failed,
             "rejected": self.rejected,
+            "folded": folded,
             "pending": queued + self.in_flight(),
             "reports": self.reports,
+            "summaries": self.summaries,
         }
+
+
+def _value(count: itertools.count) -> int:
+    """An `itertools.count`'s next value, read without taking it."""
+    return int(repr(count)[6:-1])

@@ -5,8 +5,10 @@ check and a deque append, no lock, no I/O, nothing that can raise. Everything
 else (building events, encoding, connecting, accounting, logging) happens on
 the `riemann-auto-sender` daemon thread, which batches many events per message.
 
-A full queue drops the new event and counts it; Riemann being down, slow,
-silent or garbled costs the application nothing but those events, and every
+A full queue does not lose the call: it is folded into a summary of its
+interval (`summaries.py`), sent as `<name>-time count` and its kin, so that
+Riemann's counts stay exact; with RIEMANN_AGGREGATE every call is. Riemann
+being down, slow, silent or garbled costs the application nothing, and every
 event ends up in exactly one column of the ledger (see `ledger.py`). A batch is
 sent at most once: if its fate is unknown it counts as failed.
 
@@ -30,17 +32,20 @@ import time
 from collections import deque
 
 from .. import lifecycle, log
-from ..probe import ERROR
 from . import unpatched
 from .backoff import Backoff
 from .batch import Batch, events_in
 from .ledger import Ledger
+from .summaries import Summaries
 from .transports import DeliveryError, Rejected, Transport, describe
 from .troubles import Troubles
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+# How often the calls a full queue folded are sent as summaries, without RIEMANN_AGGREGATE.
+OVERFLOW_INTERVAL = 1.0
 
 # Holding the ledger's lock is a matter of microseconds (it is never held
 # across I/O); this only bounds the wait if a signal handler interrupted a
@@ -67,6 +72,7 @@ class Sender:
         shutdown_timeout: float = 2.0,
         stats_interval: float = 10.0,
         stats_events: Callable[[dict[str, int]], list] | None = None,
+        aggregate: float = 0.0,
     ) -> None:
         self._factory = transport_factory
         self.address = address
@@ -78,6 +84,9 @@ class Sender:
         self.shutdown_timeout = shutdown_timeout
         self._stats_interval = stats_interval
         self._stats_events = stats_events
+        self._summary_interval = aggregate or OVERFLOW_INTERVAL
+        if aggregate:  # every call folded: `record` is the fold
+            self.record = self._fold_every_call  # type: ignore[method-assign]
         self._reset()
         lifecycle.register(self)
 
@@ -85,8 +94,8 @@ class Sender:
         self._queue: deque = deque()
         self._reports: list = []  # riemann-auto's own events, sent ahead of the queue
         self._taken = 0  # queue items taken into batches, ever
-        # (items to take, a held lock released when they were)
-        self._flushes: list[tuple[int, object]] = []
+        # (items to take, summaries to make, a held lock released when they were)
+        self._flushes: list[tuple[int, int, object]] = []
         # Every lock here is an original one: the sender's thread is a real OS
         # thread, and a green lock used from it misbehaves (see unpatched.py).
         self._lock = unpatched.allocate_lock()  # starting the thread, flush bookkeeping
@@ -110,6 +119,14 @@ class Sender:
         self._ledger = Ledger()
         self._ledger.lock = unpatched.allocate_lock()  # shared with the sender's thread
         self._drop = self._ledger.drop_at_door
+        self._overflow = self._ledger.overflow_at_door
+        self._summaries = Summaries(self._drop)
+        self._fold = self._summaries.fold
+        self._summary_events: list = []  # the last summaries, sent ahead of the queue
+        self._summary_now = False  # a flush asked for them before their time
+        self._summary_takes = 0  # summaries made, ever: a flush waits for the next one
+        self._summarized_at = time.monotonic()
+        self._next_summary = self._summarized_at + self._summary_interval
         self._backoff = Backoff()
         self._troubles = Troubles(self.address)
         self._reported: dict[str, int] = {}
@@ -120,7 +137,8 @@ class Sender:
     # -- the application's side ------------------------------------------------
 
     def record(self, item: object) -> None:
-        """Enqueue in constant time; drop and count when the queue is full."""
+        """Enqueue in constant time; when the queue is full, fold the call into its
+        interval's summary (a plain event, which has none, is dropped and counted)."""
         queue = self._queue
         if len(queue) < self._queue_size:
             queue.append(item)
@@ -128,10 +146,17 @@ class Sender:
                 self._start()
             elif len(queue) == self._wake_at:
                 self._notify()
+        elif type(item) is tuple:
+            self._overflow()
+            self._fold(item)
         else:
             self._drop()
-            if type(item) is tuple and item[ERROR] is not None:
-                self._drop()  # a call that raised: its exception event too
+
+    def _fold_every_call(self, item: tuple) -> None:
+        """`record` with RIEMANN_AGGREGATE: every call folded, none queued."""
+        self._fold(item)
+        if not self._running:
+            self._start()
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything recorded so far was settled (sent, or counted lost)."""
@@ -139,8 +164,9 @@ class Sender:
             self._start()
         done = unpatched.allocate_lock()
         done.acquire()
+        self._summary_now = True  # and what was folded so far
         with self._lock:  # everything taken from the queue so far, plus what is in it now
-            self._flushes.append((self._taken + len(self._queue), done))
+            self._flushes.append((self._taken + len(self._queue), self._summary_takes + 1, done))
         self._notify()
         if done.acquire(timeout=max(timeout, 0.0)):
             return True
@@ -157,8 +183,9 @@ class Sender:
         among the produced). Closed, and final, once the exit flush is done."""
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         try:
-            queued = sum(map(events_in, list(self._queue))) + len(self._reports)
-            return self._ledger.counts(queued)
+            queued = sum(map(events_in, list(self._queue)))
+            queued += len(self._reports) + len(self._summary_events)
+            return self._ledger.counts(queued, self._summaries.folded())
         finally:
             if got:
                 self._ledger.lock.release()
@@ -188,6 +215,7 @@ class Sender:
             "failed": counts["failed"],
             "rejected": counts["rejected"],
             "reconnects": max(transport.connects - 1, 0) if transport else 0,
+            "overflowed": self._ledger.overflows(),
         }
 
     def _notify(self) -> None:
@@ -252,7 +280,7 @@ class Sender:
     def _close_books(self, deadline: float, allowed: float) -> None:
         self._exit_allowed = allowed
         before = self.ledger()
-        door_before = self._ledger.door_drops()
+        overflow_before = self._ledger.overflows()
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         self._exit_mark = self._taken + len(self._queue)
         self._exit_deadline = deadline
@@ -270,13 +298,13 @@ class Sender:
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         try:
             late = self._settle_leftovers()
-            counts = self._ledger.final = self._ledger.counts(0)
+            counts = self._ledger.final = self._ledger.counts(0, self._summaries.folded())
         finally:
             if got:
                 self._ledger.lock.release()
         lost = self._lost(counts) - self._lost(before)
         cause = self._deadline_cause() if stuck else self._exit_cause
-        full = self._ledger.door_drops() > door_before
+        full = self._ledger.overflows() > overflow_before
         self._troubles.at_exit(counts, lost, cause, late, queue_was_full=full)
 
     @staticmethod
@@ -287,8 +315,8 @@ class Sender:
         """With the ledger's lock held: what is still queued is dropped, what awaits
         an answer failed. Returns the events recorded after the exit began."""
         ledger = self._ledger
-        queue, items = self._queue, self._reports
-        self._reports = []
+        queue, items = self._queue, self._reports + self._summary_events
+        self._reports, self._summary_events = [], []
         before_mark = max(self._exit_mark - self._taken, 0)
         late = 0
         for _ in range(len(queue)):  # a thread still recording must not keep this going
@@ -313,6 +341,7 @@ class Sender:
                 # Woken by a full batch: full batches only, the rest waits for the
                 # flush interval; a lone event per round trip would cost the program
                 # a system call or two per event under a steady load.
+                self._summarize()
                 self._pump(whole_batches_only=woken and not self._flushes)
                 if not self._closing:
                     self._tick()
@@ -324,13 +353,39 @@ class Sender:
             log.debug(f"sender error at exit: {exc!r}")
 
     def _wait_time(self) -> float:
-        return max(min(self._flush_interval, self._next_review - time.monotonic()), 0.0)
+        due = min(self._next_review, self._next_summary)
+        return max(min(self._flush_interval, due - time.monotonic()), 0.0)
+
+    def _summarize(self, final: bool = False) -> None:
+        """Every summary interval (or for a flush, or at exit): what was folded since the
+        last time, as events sent ahead of the queue. While the last ones are not sent
+        (Riemann away), none are made: the counts go on adding up, and the next summary
+        covers the whole time, so that memory holds one interval whatever its length."""
+        now = time.monotonic()
+        if not (final or self._summary_now or now >= self._next_summary):
+            return
+        if self._summary_events and not final:
+            return
+        self._summary_now = False
+        self._summary_takes += 1
+        self._next_summary = now + self._summary_interval
+        seconds, self._summarized_at = now - self._summarized_at, now
+        time_micros = time.time_ns() // 1000
+        events = []
+        for interval in self._summaries.take():
+            events += interval.events(seconds, time_micros)
+        if events:
+            with self._ledger.lock:
+                self._ledger.summaries += len(events)
+                self._summary_events += events
 
     def _pump(self, whole_batches_only: bool = False) -> None:
         while not self._closing and not self._backoff.waiting(time.monotonic()):
             if whole_batches_only and len(self._queue) < self._wake_at:
                 break
-            if not (self._queue or self._reports) or self._open() is not None:
+            if not (self._queue or self._reports or self._summary_events):
+                break
+            if self._open() is not None:
                 break
             batch = self._take(len(self._queue))
             if batch is None:
@@ -342,7 +397,8 @@ class Sender:
     def _flush_for_exit(self) -> None:
         """Deliver up to the exit mark, within the exit deadline; stop at the first failure."""
         try:
-            while self._taken < self._exit_mark or self._reports:
+            self._summarize(final=True)
+            while self._taken < self._exit_mark or self._reports or self._summary_events:
                 if time.monotonic() >= self._exit_deadline:
                     self._exit_cause = self._deadline_cause()
                     return
@@ -361,8 +417,8 @@ class Sender:
                 self._transport.close()
 
     def _take(self, most: int) -> Batch | None:
-        """The next batch: pending reports first, then at most `most` queue items,
-        up to RIEMANN_BATCH_SIZE events (a call that raised keeps its two together)."""
+        """The next batch: pending reports and summaries first, then at most `most` queue
+        items, up to RIEMANN_BATCH_SIZE events (a call that raised keeps its two together)."""
         offset = time.time_ns() - time.perf_counter_ns()
         ledger, queue = self._ledger, self._queue
         with ledger.lock:
@@ -370,6 +426,10 @@ class Sender:
                 return None
             items, self._reports = self._reports, []
             room = self._batch_size - len(items)
+            if self._summary_events:
+                items += self._summary_events[: max(room, 0)]
+                del self._summary_events[: max(room, 0)]
+                room = self._batch_size - len(items)
             taken = 0
             popleft = queue.popleft
             while taken < most and queue:
@@ -441,19 +501,19 @@ class Sender:
         return self._troubles.problem(exc)
 
     def _release_flushes(self) -> None:
-        if self._flushes:
+        if self._flushes and not self._summary_events:
             with self._lock:
                 waiting = []
-                for target, done in self._flushes:
-                    if target <= self._taken:
+                for target, summaries, done in self._flushes:
+                    if target <= self._taken and summaries <= self._summary_takes:
                         done.release()
                     else:
-                        waiting.append((target, done))
+                        waiting.append((target, summaries, done))
                 self._flushes = waiting
 
     def _tick(self) -> None:
         """Say when the queue overflows; every stats interval, review and report."""
-        self._troubles.drops(self._ledger.door_drops(), self._queue_size)
+        self._troubles.overflow(self._ledger.overflows(), self._queue_size)
         now = time.monotonic()
         if now < self._next_review:
             return

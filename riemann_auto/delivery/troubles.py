@@ -77,15 +77,27 @@ class Troubles:
             log.info(
                 f"at exit, {self.address}: produced {counts['produced']:,} = "
                 + " + ".join(f"{fate} {counts[fate]:,}" for fate in FATES)
-                + f" (riemann-auto's own reports: {counts['reports']:,})"
+                + f" (riemann-auto's own reports: {counts['reports']:,}"
+                + self._summaries(counts)
+                + ")"
             )
+
+    @staticmethod
+    def _summaries(counts: dict[str, int]) -> str:
+        if not counts.get("summaries"):
+            return ""
+        return (
+            f"; summaries: {counts['summaries']:,}, counting the {counts['folded']:,} events "
+            "of calls not sent one by one"
+        )
 
     def no_connection(self, exc: Exception, queue_size: int) -> None:
         """No connection that answers: nothing was written, events wait."""
         self.failure(
             f"open-{_kind(exc)}",
             f"{self.problem(exc)}; the program runs on, events wait in the queue "
-            f"(RIEMANN_QUEUE_SIZE={queue_size}) and are dropped past it until Riemann answers",
+            f"(RIEMANN_QUEUE_SIZE={queue_size}) and past it are counted in summaries until "
+            "Riemann answers",
         )
 
     def batch_failed(self, exc: Exception, failed: int) -> None:
@@ -114,8 +126,9 @@ class Troubles:
             log.warn(line)
         self._new_failure = True
 
-    def drops(self, total: int, queue_size: int) -> None:
-        """Called often: says so the first time the queue overflows."""
+    def overflow(self, total: int, queue_size: int) -> None:
+        """Called often, with the calls a full queue turned away so far: says so the first
+        time the queue overflows."""
         if total == self._drops_seen:
             return
         self._drops_seen = total
@@ -123,8 +136,8 @@ class Troubles:
         if self._drops_start is None:
             self._drops_start = total - 1
             log.warn(
-                f"the queue is full (RIEMANN_QUEUE_SIZE={queue_size}): new events are "
-                "dropped and counted until it has room"
+                f"the queue is full (RIEMANN_QUEUE_SIZE={queue_size}): new calls are "
+                "counted in summaries (<name>-time count) until it has room"
             )
 
     def review(self, counts: dict[str, int]) -> None:
@@ -149,7 +162,7 @@ class Troubles:
         if self._drops_start is not None and not self._new_drops:
             log.warn(
                 f"the queue has room again ({self._drops_seen - self._drops_start:,} "
-                "events dropped while it was full)"
+                "calls counted in summaries while it was full)"
             )
             self._drops_start = None
         self._new_drops = False

@@ -44,6 +44,7 @@ def _original(module: str, name: str):
 
 start_new_thread = _original("_thread", "start_new_thread")
 allocate_lock = _original("_thread", "allocate_lock")
+local = _original("_thread", "_local")
 get_ident = _original("_thread", "get_ident")
 sleep = _original("time", "sleep")
 monotonic = _original("time", "monotonic")

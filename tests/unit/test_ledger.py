@@ -18,8 +18,10 @@ def test_a_new_ledger_counts_nothing():
         "dropped": 0,
         "failed": 0,
         "rejected": 0,
+        "folded": 0,
         "pending": 0,
         "reports": 0,
+        "summaries": 0,
     }
 
 
@@ -41,8 +43,10 @@ def test_each_fate_is_booked_where_it_belongs_and_the_books_balance():
         "dropped": 2,
         "failed": 1,
         "rejected": 3,
+        "folded": 0,
         "pending": 6,
         "reports": 0,
+        "summaries": 0,
     }
     assert balanced(counts)
 
@@ -87,3 +91,18 @@ def test_closed_books_ignore_late_settlements_and_read_as_closed():
     assert counts == ledger.final
     counts["acknowledged"] = 0
     assert ledger.counts(queued=0)["acknowledged"] == 3  # a copy, not the books
+
+
+def test_folded_events_stand_beside_the_books_and_summaries_among_the_produced():
+    ledger = Ledger()
+    ledger.summaries = 9  # summaries queued: produced and pending
+    counts = ledger.counts(queued=9, folded=1200)
+    assert (counts["produced"], counts["folded"], counts["pending"]) == (9, 1200, 9)
+    assert balanced(counts)
+
+
+def test_overflows_count_without_dropping():
+    ledger = Ledger()
+    for _ in range(4):
+        ledger.overflow_at_door()
+    assert ledger.overflows() == 4 and ledger.counts(0)["dropped"] == 0

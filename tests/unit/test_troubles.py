@@ -14,8 +14,8 @@ from riemann_auto.delivery.troubles import Troubles
 AT = "Riemann at tcp://127.0.0.1:5555"
 REFUSED = ConnectionRefusedError(111, "Connection refused")
 WAITING = (
-    "; the program runs on, events wait in the queue (RIEMANN_QUEUE_SIZE=100) and are "
-    "dropped past it until Riemann answers"
+    "; the program runs on, events wait in the queue (RIEMANN_QUEUE_SIZE=100) and past it "
+    "are counted in summaries until Riemann answers"
 )
 
 
@@ -144,39 +144,41 @@ def test_a_new_outage_is_said_again_and_counted_afresh(troubles, said):
     ]
 
 
-def test_a_full_queue_is_said_once_and_its_room_again_with_the_drops(troubles, said):
+def test_a_full_queue_is_said_once_and_its_room_again_with_the_calls_it_folded(troubles, said):
     for total in (1, 2, 40, 1200, 1200):
-        troubles.drops(total, 100)
+        troubles.overflow(total, 100)
     assert said == [
-        "the queue is full (RIEMANN_QUEUE_SIZE=100): new events are dropped and counted until "
-        "it has room"
+        "the queue is full (RIEMANN_QUEUE_SIZE=100): new calls are counted in summaries "
+        "(<name>-time count) until it has room"
     ]
-    troubles.review({"acknowledged": 0})  # drops since the last review: still full
+    troubles.review({"acknowledged": 0})  # folds since the last review: still full
     assert len(said) == 1
-    troubles.drops(1200, 100)  # no new drop
+    troubles.overflow(1200, 100)  # no new fold
     troubles.review({"acknowledged": 0})
-    assert said[1:] == ["the queue has room again (1,200 events dropped while it was full)"]
+    assert said[1:] == [
+        "the queue has room again (1,200 calls counted in summaries while it was full)"
+    ]
 
 
-def test_the_queue_filling_again_is_said_again_with_only_its_new_drops(troubles, said):
-    troubles.drops(5, 100)
+def test_the_queue_filling_again_is_said_again_with_only_its_new_folds(troubles, said):
+    troubles.overflow(5, 100)
     troubles.review({"acknowledged": 0})
     troubles.review({"acknowledged": 0})
-    troubles.drops(6, 100)
-    troubles.drops(8, 100)
+    troubles.overflow(6, 100)
+    troubles.overflow(8, 100)
     troubles.review({"acknowledged": 0})
     troubles.review({"acknowledged": 0})
     assert said[-2:] == [
-        "the queue is full (RIEMANN_QUEUE_SIZE=100): new events are dropped and counted until "
-        "it has room",
-        "the queue has room again (3 events dropped while it was full)",
+        "the queue is full (RIEMANN_QUEUE_SIZE=100): new calls are counted in summaries "
+        "(<name>-time count) until it has room",
+        "the queue has room again (3 calls counted in summaries while it was full)",
     ]
 
 
 def test_a_quiet_review_says_nothing(troubles, said):
     for acknowledged in (0, 5, 10):
         troubles.review({"acknowledged": acknowledged})
-    troubles.drops(0, 100)
+    troubles.overflow(0, 100)
     troubles.review({"acknowledged": 10})
     assert said == []
 
