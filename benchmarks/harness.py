@@ -7,6 +7,7 @@ to it. The processes, ports and waits are the tests' (tests/processes.py).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -55,10 +56,11 @@ class SinkProcess:
         self.port = int(self.proc.stdout.readline())
 
     def close(self) -> int:
-        """Stop it; the events it received."""
+        """Stop it; the events it received (and, in `calls`, the calls they count)."""
         self.proc.stdin.close()
-        summary = self.proc.stdout.read().strip()
+        summary, calls = self.proc.stdout.read().strip().splitlines()
         self.proc.wait(30)
+        self.calls: dict[str, int] = json.loads(calls)
         if not self.quiet:
             print(f"sink: {summary}", file=sys.stderr)
         return int(summary.split()[2])

@@ -32,6 +32,7 @@ BENCHMARKS = {
     "redis": "benchmarks.redis_bench:redis_commands",
     "http": "benchmarks.http_bench:http_requests",
     "faults": "benchmarks.faults:faults",
+    "counting": "benchmarks.counting:counting",
     "asgi": "benchmarks.asgi_bench:asgi",
     "servers": "benchmarks.servers:green_workers",
     "uwsgi": "benchmarks.workers:uwsgi_over_bare",

@@ -484,3 +484,27 @@ def test_control_characters_in_logged_values_are_escaped():
     assert log.escaped("a\nriemann-auto: forged\r\x1b[2J\u2028") == (
         "a\\nriemann-auto: forged\\r\\x1b[2J\\u2028"
     )
+
+
+def test_aggregated_summaries_wait_for_riemann_and_then_cover_the_whole_outage(make_runtime):
+    port = free_port()
+    runtime = make_runtime(port, aggregate=0.05)
+    op = timed_noop(runtime)
+    for _ in range(5000):
+        op()
+    deadline = time.monotonic() + 5
+    while runtime.sender.ledger()["summaries"] == 0 and time.monotonic() < deadline:
+        op()  # the first summary is made, and waits: nothing answers
+    made_during_outage = runtime.sender.ledger()["summaries"]
+    assert made_during_outage == 9  # count, rate, mean, min, max, four percentiles
+    until = time.monotonic() + 0.25
+    while time.monotonic() < until:
+        op()  # five intervals pass: no new summary while the last is not sent
+    assert runtime.sender.ledger()["summaries"] == made_during_outage
+    with RiemannSink() as sink:
+        sink.port = port
+        sink.restart()
+        assert runtime.sender.flush(5)
+        calls = runtime.sender.ledger()["folded"]
+        assert calls_counted(sink.events, "op-time") == calls >= 10_000
+        assert runtime.sender.ledger()["summaries"] == 18  # the one that waited, and one more
