@@ -28,6 +28,20 @@ DEFAULT_BATCH_SIZE = 256
 DEFAULT_FLUSH_INTERVAL = 0.2
 
 
+# The health readings (health/), by the name of their threshold: RIEMANN_HEALTH_<NAME>.
+HEALTH_READINGS = (
+    "cpu",
+    "rss",
+    "gc_pause",
+    "gc_collections",
+    "threads",
+    "fds",
+    "uptime",
+    "loop_lag",
+    "queue",
+)
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -63,6 +77,8 @@ class Settings:
     timeout: float = 2.0
     stats_interval: float = 10.0
     aggregate: float = 0.0  # seconds per summary; 0: an event per call
+    health_interval: float = 10.0  # seconds between health reports; 0: none
+    health_thresholds: dict[str, tuple[float, float]] = {}  # reading: (warning, critical)
     log_level: str = "WARNING"
     problems: tuple[str, ...] = ()
 
@@ -112,6 +128,24 @@ class Settings:
                 bad(name, raw, f"is out of range ({low} to {high})", default)
                 return default
             return value
+
+        def thresholds() -> dict[str, tuple[float, float]]:
+            found = {}
+            for reading in HEALTH_READINGS:
+                name = f"RIEMANN_HEALTH_{reading.upper()}"
+                raw = env.get(name, "").strip()
+                if not raw:
+                    continue
+                try:
+                    warning, critical = (float(part) for part in raw.split(","))
+                except ValueError:
+                    bad(name, raw, "is not two numbers, warning,critical", None)
+                    continue
+                if not warning <= critical:
+                    bad(name, raw, "has its warning above its critical", None)
+                    continue
+                found[reading] = (warning, critical)
+            return found
 
         def choice(name: str, default: str, allowed: tuple[str, ...], fold=str.lower) -> str:
             raw = env.get(name, "").strip()
@@ -188,6 +222,8 @@ class Settings:
             shutdown_timeout=number("RIEMANN_SHUTDOWN_TIMEOUT", 2.0, float, 0.0, 60.0),
             stats_interval=number("RIEMANN_STATS_INTERVAL", 10.0, float, 0.01, 86400.0),
             aggregate=number("RIEMANN_AGGREGATE", 0.0, float, 0.0, 86400.0),
+            health_interval=number("RIEMANN_HEALTH_INTERVAL", 10.0, float, 0.0, 86400.0),
+            health_thresholds=thresholds(),
             log_level=choice("RIEMANN_LOG_LEVEL", "WARNING", LOG_LEVELS, fold=str.upper),
             problems=tuple(problems),
         )
