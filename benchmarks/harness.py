@@ -113,8 +113,9 @@ def per_call_over_bare(
     print()
 
 
-def in_process_rounds(title: str, requests, instrumentor, quick: bool) -> None:
-    """`requests(number)` with `instrumentor` off and on, in random order, many rounds.
+def in_process_rounds(title: str, requests, instrumentor, quick: bool, **overrides) -> None:
+    """`requests(number)` with `instrumentor` off and on, in random order, many rounds;
+    the runtime's settings with `overrides`.
 
     Short runs, many rounds: this machine's neighbours make any single run swing
     by several percent. Each instrumented run includes sending its events.
@@ -123,7 +124,7 @@ def in_process_rounds(title: str, requests, instrumentor, quick: bool) -> None:
 
     number, rounds = (1_000, 8) if quick else (2_000, 25)
     sink = SinkProcess("--mode", "ack-only")
-    runtime = runtime_for(sink.port, queue_size=4 * number)
+    runtime = runtime_for(sink.port, **{"queue_size": 4 * number, **overrides})
 
     def measure(instrumented: bool) -> tuple[float, float]:
         """(requests/s, process CPU in us per request: every thread, the sender's too)."""

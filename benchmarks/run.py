@@ -33,6 +33,7 @@ BENCHMARKS = {
     "http": "benchmarks.http_bench:http_requests",
     "faults": "benchmarks.faults:faults",
     "counting": "benchmarks.counting:counting",
+    "health": "benchmarks.health_bench:health",
     "asgi": "benchmarks.asgi_bench:asgi",
     "servers": "benchmarks.servers:green_workers",
     "uwsgi": "benchmarks.workers:uwsgi_over_bare",

@@ -3,7 +3,9 @@
 The Flask shop under gunicorn, its FastAPI stock service under uvicorn, and a
 Celery worker for the shop's orders, each started as an operator would:
 `riemann-run` in front of the usual command.
-Every event riemann-auto would send to Riemann is printed as one JSON line.
+Every event riemann-auto would send to Riemann is printed as one JSON line,
+but health reports (every second here): the first of each process is printed at
+the end.
 With RIEMANN_HOST set, the events go to that Riemann server instead (TCP), for
 integration/riemann.config to work on.
 Run through ./integration/demo, which sets up the environment first. Nothing is
@@ -11,6 +13,7 @@ left behind: the Celery queue (kombu's messages and control files) is a
 temporary folder, removed at the end.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +49,49 @@ STOCK = [
     ("POST", "/stock/tea/reserve"),
     ("POST", "/stock/cake/reserve"),
 ]
+
+
+HEALTH_INTERVAL = "1"
+# The processes that report health: the shop's gunicorn master and its two workers,
+# the stock service's uvicorn, the Celery worker.
+REPORTING = {"shop": 3, "stock": 1, "orders": 1}
+
+
+class Output:
+    """A service's stderr, printed as it comes; its health reports kept, the first of
+    each process, for the end."""
+
+    def __init__(self, name: str, stream) -> None:
+        self.name = name
+        self.health: dict[str, list[str]] = {}  # pid: its first report's lines
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            event = _event(line)
+            if event is None or "health" not in event.get("tags", ()):
+                sys.stderr.write(line)
+                continue
+            report = self.health.setdefault(event["attributes"]["process.pid"], [])
+            if not any(json.loads(seen)["service"] == event["service"] for seen in report):
+                report.append(line)
+
+    def reported(self) -> bool:
+        complete = [pid for pid, lines in self.health.items() if len(lines) >= 8]
+        return len(complete) >= REPORTING[self.name]
+
+    def join(self) -> None:
+        self._thread.join(10)
+
+
+def _event(line: str) -> dict | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def free_port() -> int:
@@ -110,8 +157,12 @@ def main() -> None:
         EXAMPLE_QUEUE_DIR=queue,
         EXAMPLE_STOCK_URL=f"http://127.0.0.1:{api_port}",
         PYTHONPATH=str(HERE),
+        RIEMANN_HEALTH_INTERVAL=HEALTH_INTERVAL,
     )
-    settings = f"RIEMANN_TRANSPORT={transport} RIEMANN_TARGETS=example_app:lookup_user"
+    settings = (
+        f"RIEMANN_TRANSPORT={transport} RIEMANN_TARGETS=example_app:lookup_user "
+        f"RIEMANN_HEALTH_INTERVAL={HEALTH_INTERVAL}"
+    )
     if riemann:
         settings = f"RIEMANN_HOST={riemann} {settings}"
     riemann_run = str(BIN / "riemann-run")
@@ -129,7 +180,13 @@ def main() -> None:
     ]  # fmt: skip
     for command in (shop, api, worker):
         show(command, settings)
-    services = [subprocess.Popen(command, env=env, cwd=HERE) for command in (shop, api, worker)]
+    services = [
+        subprocess.Popen(command, env=env, cwd=HERE, stderr=subprocess.PIPE, text=True)
+        for command in (shop, api, worker)
+    ]
+    outputs = [
+        Output(name, service.stderr) for name, service in zip(REPORTING, services, strict=True)
+    ]
     try:
         wait_for_port(port, services[0])
         wait_for_port(api_port, services[1])
@@ -139,16 +196,27 @@ def main() -> None:
         use(api_port, STOCK)
         print("\nthe Celery worker takes the shop's orders:", flush=True)
         wait_for_queue(queue, services[2])
+        if not riemann:
+            deadline = time.monotonic() + 10
+            while not all(o.reported() for o in outputs) and time.monotonic() < deadline:
+                time.sleep(0.1)
     finally:
         for service in services:
             service.send_signal(signal.SIGTERM)
         for service in services:
             service.wait(30)
+        for output in outputs:
+            output.join()
         shutil.rmtree(queue, ignore_errors=True)
     if riemann:
         print(f"\nThe events went to the Riemann server at {riemann}; see docs/riemann-config.md")
         print("for what integration/riemann.config makes of them.")
         return
+    for output in outputs:
+        print(f"\n{output.name}: the first health report of each process", flush=True)
+        for lines in output.health.values():
+            sys.stderr.write("".join(lines))
+            sys.stderr.flush()
     print("\nEach JSON line above is an event riemann-auto sent (here to stderr, as")
     print("RIEMANN_TRANSPORT=console). Point RIEMANN_HOST at a Riemann server to send them there.")
 

@@ -11,6 +11,7 @@ from .settings import Settings, in_effect
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .delivery.transports import Transport
+    from .health import Health
 
 
 class Runtime:
@@ -19,13 +20,22 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.defaults = EventDefaults(settings)
-        self.sender = self.sender_for(None, settings.address)
+        health = None
+        if settings.health_interval > 0:
+            from .health import Health
+
+            health = Health(settings.health_interval, self.defaults, settings.health_thresholds)
+        self.sender = self.sender_for(None, settings.address, health)
+        if health is not None:
+            self.sender.start()  # health reports come whether or not anything is called
         # Built when the first target or framework is patched, usually while the
         # main thread imports: the one place the SIGTERM handler can be set
         # before some other thread records the first event.
         lifecycle.install_sigterm_handler()
 
-    def sender_for(self, transport: Transport | None, address: str) -> Sender:
+    def sender_for(
+        self, transport: Transport | None, address: str, health: Health | None = None
+    ) -> Sender:
         settings = self.settings
 
         def factory() -> Transport:
@@ -45,6 +55,7 @@ class Runtime:
             stats_interval=settings.stats_interval,
             stats_events=self.stats_events,
             aggregate=settings.aggregate,
+            health=health,
         )
 
     def probe(

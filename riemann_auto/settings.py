@@ -9,6 +9,7 @@ interpreter start-up.
 from __future__ import annotations
 
 import os
+from types import MappingProxyType
 
 from . import log
 
@@ -78,7 +79,8 @@ class Settings:
     stats_interval: float = 10.0
     aggregate: float = 0.0  # seconds per summary; 0: an event per call
     health_interval: float = 10.0  # seconds between health reports; 0: none
-    health_thresholds: dict[str, tuple[float, float]] = {}  # reading: (warning, critical)
+    # reading: (warning, critical); read-only, as every default here is
+    health_thresholds: Mapping[str, tuple[float, float]] = MappingProxyType({})
     log_level: str = "WARNING"
     problems: tuple[str, ...] = ()
 

@@ -28,9 +28,7 @@ def health(events: list[dict]) -> list[dict]:
 
 def by_pid(events: list[dict]) -> dict[str, dict[str, str]]:
     """Each reporting process's kind, by pid."""
-    return {
-        e["attributes"]["process.pid"]: e["attributes"]["process.kind"] for e in health(events)
-    }
+    return {e["attributes"]["process.pid"]: e["attributes"]["process.kind"] for e in health(events)}
 
 
 def test_a_program_reports_its_readings_with_a_ttl_of_three_intervals(sink):
@@ -121,7 +119,8 @@ def test_uvicorn_loop_lag_shows_a_route_that_blocks_the_loop(sink):
 
 def test_a_celery_worker_and_its_pool_children_report(sink, tmp_path):
     env = riemann_env(sink.port, RIEMANN_HEALTH_INTERVAL=INTERVAL, CELERY_FS_DIR=str(tmp_path))
-    args = [str(BIN / "celery"), "-A", "celery_tasks", "worker", "--pool=prefork", "-c", "2"]
+    args = [str(BIN / "celery"), "-A", "celery_tasks", "worker", "-l", "info"]
+    args += ["--pool=prefork", "-c", "2"]
     args += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
     with Server(args, env, None, " ready.") as server:
         kinds = by_pid(sink.wait_for(lambda evs: len(by_pid(evs)) >= 3, timeout=30))

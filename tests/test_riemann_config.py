@@ -145,8 +145,9 @@ WALKER = r"""
 """
 
 
-def uses(config: Path, tmp_path: Path) -> dict[str, set[str]]:
-    """What the config uses and defines, and Clojure's own names, by kind."""
+def walked(config: Path, tmp_path: Path) -> list[tuple[str, str]]:
+    """What the config uses and defines, in the order it does, then Clojure's own names:
+    (kind, symbol) pairs."""
     walker = tmp_path / "walker.clj"
     walker.write_text(WALKER)
     found = subprocess.run(
@@ -156,11 +157,30 @@ def uses(config: Path, tmp_path: Path) -> dict[str, set[str]]:
         timeout=120,
     )
     assert found.returncode == 0, f"Clojure could not read {config}:\n{found.stderr}"
+    return [tuple(line.split("\t")) for line in found.stdout.splitlines()]  # type: ignore[misc]
+
+
+def uses(config: Path, tmp_path: Path) -> dict[str, set[str]]:
+    """What the config uses and defines, and Clojure's own names, by kind."""
     kinds: dict[str, set[str]] = defaultdict(set)
-    for line in found.stdout.splitlines():
-        kind, symbol = line.split("\t")
+    for kind, symbol in walked(config, tmp_path):
         kinds[kind].add(symbol)
     return kinds
+
+
+def used_before_defined(config: Path, tmp_path: Path) -> list[str]:
+    """The config's own names used above their definition: Riemann evaluates a config
+    top to bottom, and stops at the first ("Unable to resolve symbol")."""
+    pairs = walked(config, tmp_path)
+    own = {symbol for kind, symbol in pairs if kind == "def"}
+    defined: set[str] = set()
+    early = []
+    for kind, symbol in pairs:
+        if kind == "def":
+            defined.add(symbol)
+        elif kind in ("call", "ref") and symbol in own and symbol not in defined:
+            early.append(symbol)
+    return early
 
 
 def riemanns() -> set[str]:
@@ -186,6 +206,13 @@ def unknown(config: Path, tmp_path: Path) -> list[str]:
 
 def test_every_symbol_is_riemanns_or_clojures(tmp_path):
     assert unknown(CONFIG, tmp_path) == []
+
+
+def test_every_name_the_config_defines_is_defined_before_it_is_used(tmp_path):
+    assert used_before_defined(CONFIG, tmp_path) == []
+    sample = tmp_path / "riemann.config"
+    sample.write_text("(defn a [e] (b e))\n(defn b [e] e)\n")
+    assert used_before_defined(sample, tmp_path) == ["b"]
 
 
 def test_no_definition_takes_a_riemann_name(tmp_path):

@@ -44,6 +44,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..health import Health
+
 # How often the calls a full queue folded are sent as summaries, without RIEMANN_AGGREGATE.
 OVERFLOW_INTERVAL = 1.0
 
@@ -73,6 +75,7 @@ class Sender:
         stats_interval: float = 10.0,
         stats_events: Callable[[dict[str, int]], list] | None = None,
         aggregate: float = 0.0,
+        health: Health | None = None,
     ) -> None:
         self._factory = transport_factory
         self.address = address
@@ -85,6 +88,7 @@ class Sender:
         self._stats_interval = stats_interval
         self._stats_events = stats_events
         self._summary_interval = aggregate or OVERFLOW_INTERVAL
+        self._health = health
         if aggregate:  # every call folded: `record` is the fold
             self.record = self._fold_every_call  # type: ignore[method-assign]
         self._reset()
@@ -123,6 +127,9 @@ class Sender:
         self._summaries = Summaries(self._drop)
         self._fold = self._summaries.fold
         self._summary_events: list = []  # the last summaries, sent ahead of the queue
+        self._health_events: list = []  # the last health report, sent ahead of the queue
+        interval = self._health.interval if self._health is not None else float("inf")
+        self._next_health = time.monotonic() + interval
         self._summary_now = False  # a flush asked for them before their time
         self._summary_takes = 0  # summaries made, ever: a flush waits for the next one
         self._summarized_at = time.monotonic()
@@ -184,7 +191,7 @@ class Sender:
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         try:
             queued = sum(map(events_in, list(self._queue)))
-            queued += len(self._reports) + len(self._summary_events)
+            queued += len(self._reports) + len(self._health_events) + len(self._summary_events)
             return self._ledger.counts(queued, self._summaries.folded())
         finally:
             if got:
@@ -315,8 +322,8 @@ class Sender:
         """With the ledger's lock held: what is still queued is dropped, what awaits
         an answer failed. Returns the events recorded after the exit began."""
         ledger = self._ledger
-        queue, items = self._queue, self._reports + self._summary_events
-        self._reports, self._summary_events = [], []
+        queue, items = self._queue, self._ahead()
+        self._reports, self._health_events, self._summary_events = [], [], []
         before_mark = max(self._exit_mark - self._taken, 0)
         late = 0
         for _ in range(len(queue)):  # a thread still recording must not keep this going
@@ -342,6 +349,7 @@ class Sender:
                 # flush interval; a lone event per round trip would cost the program
                 # a system call or two per event under a steady load.
                 self._summarize()
+                self._report_health()
                 self._pump(whole_batches_only=woken and not self._flushes)
                 if not self._closing:
                     self._tick()
@@ -352,8 +360,12 @@ class Sender:
         except Exception as exc:
             log.debug(f"sender error at exit: {exc!r}")
 
+    def _ahead(self) -> list:
+        """What goes out ahead of the queue: reports, health, summaries."""
+        return self._reports + self._health_events + self._summary_events
+
     def _wait_time(self) -> float:
-        due = min(self._next_review, self._next_summary)
+        due = min(self._next_review, self._next_summary, self._next_health)
         return max(min(self._flush_interval, due - time.monotonic()), 0.0)
 
     def _summarize(self, final: bool = False) -> None:
@@ -383,7 +395,7 @@ class Sender:
         while not self._closing and not self._backoff.waiting(time.monotonic()):
             if whole_batches_only and len(self._queue) < self._wake_at:
                 break
-            if not (self._queue or self._reports or self._summary_events):
+            if not (self._queue or self._reports or self._health_events or self._summary_events):
                 break
             if self._open() is not None:
                 break
@@ -398,7 +410,12 @@ class Sender:
         """Deliver up to the exit mark, within the exit deadline; stop at the first failure."""
         try:
             self._summarize(final=True)
-            while self._taken < self._exit_mark or self._reports or self._summary_events:
+            while (
+                self._taken < self._exit_mark
+                or self._reports
+                or self._health_events
+                or (self._summary_events)
+            ):
                 if time.monotonic() >= self._exit_deadline:
                     self._exit_cause = self._deadline_cause()
                     return
@@ -425,11 +442,11 @@ class Sender:
             if ledger.final is not None:
                 return None
             items, self._reports = self._reports, []
+            for waiting in (self._health_events, self._summary_events):
+                room = max(self._batch_size - len(items), 0)
+                items += waiting[:room]
+                del waiting[:room]
             room = self._batch_size - len(items)
-            if self._summary_events:
-                items += self._summary_events[: max(room, 0)]
-                del self._summary_events[: max(room, 0)]
-                room = self._batch_size - len(items)
             taken = 0
             popleft = queue.popleft
             while taken < most and queue:
@@ -500,6 +517,28 @@ class Sender:
             return self._deadline_cause()
         return self._troubles.problem(exc)
 
+    def _report_health(self) -> None:
+        """Every health interval: the process's readings, replacing a report not yet sent
+        (a snapshot: the newer one says more)."""
+        health = self._health
+        if health is None or time.monotonic() < self._next_health:
+            return
+        self._next_health = time.monotonic() + health.interval
+        try:
+            events = health.events(len(self._queue))
+        except Exception as exc:
+            log.debug(f"health readings failed: {exc!r}")
+            return
+        ledger = self._ledger
+        with ledger.lock:
+            ledger.reports += len(events) - len(self._health_events)
+            self._health_events = events
+
+    def start(self) -> None:
+        """Start the thread now, not at the first event: health reports need it."""
+        if not self._running:
+            self._start()
+
     def _release_flushes(self) -> None:
         if self._flushes and not self._summary_events:
             with self._lock:
@@ -564,6 +603,9 @@ class Sender:
             transport.forget()
         for item in kept:
             self.record(item)
+        if self._health is not None:
+            self._health.after_fork()
+            self.start()  # it reports for itself from its first interval
 
     def queue_only(self) -> None:
         """Never start the thread here: `record` only queues (uWSGI's master, which

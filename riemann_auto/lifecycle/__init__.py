@@ -74,9 +74,25 @@ def arm() -> None:
     if mp_util is not None and _finalizer_pid != os.getpid():
         mp_util.Finalize(None, run_exit, exitpriority=100)
         _finalizer_pid = os.getpid()
+        # A child multiprocessing starts clears its finalizers after our fork hook ran
+        # (one that started a sender, for its health, armed then): its after-fork hooks,
+        # which run next, arm again.
+        mp_util.register_after_fork(_rearm, _rearm)
     celery_pool.watch(run_exit)
     uwsgi.on_worker_exit(run_exit)
     install_sigterm_handler()
+
+
+class _Rearm:
+    """multiprocessing's after-fork hook (it keeps a weak reference to its object)."""
+
+    def __call__(self, _: object) -> None:
+        global _finalizer_pid
+        _finalizer_pid = 0
+        arm()
+
+
+_rearm = _Rearm()
 
 
 def deadline(timeout: float) -> float:

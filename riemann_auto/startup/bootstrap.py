@@ -88,6 +88,13 @@ def _bootstrap(discover_now: bool) -> None:
         install_instrumentors()
     else:
         hooks.on_first_foreign_import(install_instrumentors)
+    if settings.health_interval > 0:
+        from ..health import loops
+
+        hooks.when_imported("asyncio.events", loops.watch_asyncio)
+        # Health reports need the runtime's thread; a program that imports nothing
+        # from outside the standard library is spared both.
+        hooks.on_first_foreign_import(_runtime)
 
 
 def _runtime():
