@@ -233,6 +233,7 @@ def test_celery_child_forked_to_replace_a_recycled_one_finishes_its_exit_flush(t
     env = riemann_env(
         None, RIEMANN_TARGETS="worker_jobs:work", RIEMANN_FLUSH_INTERVAL="30",
         RIEMANN_SHUTDOWN_TIMEOUT="10", RIEMANN_BATCH_SIZE="1", CELERY_FS_DIR=str(tmp_path),
+        RIEMANN_HEALTH_INTERVAL="0",  # a slow Riemann: the run outlasts a health interval
     )  # fmt: skip
     options = ["--pool=prefork", "-c", "1", "--max-tasks-per-child=2"]
     with RiemannSink(mode="slow", delay=1.0) as slow:

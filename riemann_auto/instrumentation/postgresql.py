@@ -38,6 +38,11 @@ SYSTEM = "postgresql"
 _EXECUTES = ("execute", "executemany")
 
 
+def sqlstate(exc: BaseException) -> object:
+    """PostgreSQL's code for the error, as psycopg 3 and asyncpg give it."""
+    return getattr(exc, "sqlstate", "")
+
+
 def _connection_attributes(connection) -> tuple[tuple[str, str], ...]:
     """Both drivers' `connection.info` (psycopg2 from 2.8): the database and the host."""
     info = connection.info
@@ -146,7 +151,7 @@ class PsycopgInstrumentor(Instrumentor):
     def _instrument(self, runtime: Runtime) -> None:
         import psycopg
 
-        timer = StatementTimer(runtime, SYSTEM, lambda exc: getattr(exc, "sqlstate", ""))
+        timer = StatementTimer(runtime, SYSTEM, sqlstate)
         attributes = ConnectionAttributes(_connection_attributes)
         for cls, is_async in (
             (psycopg.Cursor, False),

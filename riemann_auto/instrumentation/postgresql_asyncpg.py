@@ -20,7 +20,7 @@ and SQLSTATE only.
 from __future__ import annotations
 
 from . import Instrumentor
-from .postgresql import SYSTEM
+from .postgresql import SYSTEM, sqlstate
 from .sql import ConnectionAttributes, StatementTimer
 
 TYPE_CHECKING = False
@@ -41,7 +41,7 @@ class AsyncpgInstrumentor(Instrumentor):
         from asyncpg.connection import Connection
         from asyncpg.prepared_stmt import PreparedStatement
 
-        timer = StatementTimer(runtime, SYSTEM, lambda exc: getattr(exc, "sqlstate", ""))
+        timer = StatementTimer(runtime, SYSTEM, sqlstate)
         attributes = ConnectionAttributes(_connection_attributes)
         for cls, names, options in (
             (Connection, _CONNECTION_METHODS, {"connection_of": _itself}),

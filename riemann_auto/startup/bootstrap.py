@@ -93,12 +93,29 @@ def _bootstrap(discover_now: bool) -> None:
 
         hooks.when_imported("asyncio.events", loops.watch_asyncio)
         # Health reports need the runtime's thread; a program that imports nothing
-        # from outside the standard library is spared both.
-        hooks.on_first_foreign_import(_runtime)
+        # from outside the standard library is spared both. Not in pyuwsgi before
+        # uWSGI runs: a thread there when uWSGI forks its workers hangs them (see
+        # lifecycle/uwsgi.py); its workers start theirs after their fork.
+        if not _pyuwsgi():
+            hooks.on_first_foreign_import(_runtime)
+
+
+def _pyuwsgi() -> bool:
+    """This process is pyuwsgi's `uwsgi` command (or `python -m pyuwsgi`), not yet uWSGI."""
+    path = sys.argv[0] if sys.argv else ""
+    return os.path.basename(path) in ("uwsgi", "pyuwsgi") or path.endswith("pyuwsgi/__main__.py")
 
 
 def _runtime():
-    """The runtime, built when the first patch needs it (not at start-up)."""
-    from .. import runtime
+    """The runtime, built when the first patch needs it (not at start-up).
 
-    return runtime.current()
+    Each patch also puts our SIGTERM handler in again where the default is back: a
+    server's worker that reset its signals after the fork (gunicorn's uvicorn worker)
+    then imports the app, and uvicorn keeps the handler it finds to put it back and
+    re-raise on its way out: it must find ours, for the exit to flush.
+    """
+    from .. import lifecycle, runtime
+
+    current = runtime.current()
+    lifecycle.install_sigterm_handler()
+    return current
