@@ -45,17 +45,26 @@ def _gc_cost(number: int) -> tuple[float, float]:
 
 
 def health(quick: bool) -> None:
-    seconds = 5 if quick else 21
+    short, long = (2, 8) if quick else (3, 23)
     sink = SinkProcess("--mode", "ack-only", quiet=True)
     try:
-        cpu = {label: _idle_cpu(seconds, interval, sink.port) for label, interval in INTERVALS}
+        cpu = {
+            label: [_idle_cpu(seconds, interval, sink.port) for seconds in (short, long)]
+            for label, interval in INTERVALS
+        }
     finally:
         sink.close()
-    print(f"an idle process ({seconds} s after importing flask), through riemann-run: its CPU")
-    base = cpu["off"]
+    print(
+        f"an idle process after importing flask, through riemann-run: its CPU, idle {short} s "
+        f"and {long} s (the difference: what an idle second costs)"
+    )
+    base_once, base_long = cpu["off"]
+    base_rate = (base_long - base_once) / (long - short)
     for label, _ in INTERVALS:
-        extra = (cpu[label] - base) / seconds * 1e3
-        row(f"health {label}", cpu[label] * 1e3, "ms", base * 1e3, f"{extra:+.2f} ms CPU/s")
+        once, longer = cpu[label]
+        rate = (longer - once) / (long - short)
+        note = f"{(rate - base_rate) * 1e3:+.3f} ms CPU per idle second over off"
+        row(f"health {label}, idle {long} s", longer * 1e3, "ms", base_long * 1e3, note)
     print()
 
     from benchmarks.bench_app import app

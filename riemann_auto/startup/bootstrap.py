@@ -14,6 +14,10 @@ import sys
 
 from .. import log
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+
 _done = False
 
 
@@ -89,15 +93,20 @@ def _bootstrap(discover_now: bool) -> None:
     else:
         hooks.on_first_foreign_import(install_instrumentors)
     if settings.health_interval > 0:
-        from ..health import loops
-
-        hooks.when_imported("asyncio.events", loops.watch_asyncio)
+        hooks.when_imported("asyncio.events", _watch_loops)
         # Health reports need the runtime's thread; a program that imports nothing
         # from outside the standard library is spared both. Not in pyuwsgi before
         # uWSGI runs: a thread there when uWSGI forks its workers hangs them (see
         # lifecycle/uwsgi.py); its workers start theirs after their fork.
         if not _pyuwsgi():
             hooks.on_first_foreign_import(_runtime)
+
+
+def _watch_loops(events: ModuleType) -> None:
+    """Health's event loop lag needs each asyncio loop that runs (imported only then)."""
+    from ..health import loops
+
+    loops.watch_asyncio(events)
 
 
 def _pyuwsgi() -> bool:

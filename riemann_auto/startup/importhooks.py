@@ -29,6 +29,7 @@ _INSTRUMENTED_STDLIB = frozenset({"sqlite3", "urllib.request"})
 _NOT_FOREIGN = (frozenset(sys.stdlib_module_names) - _INSTRUMENTED_STDLIB) | {
     "usercustomize",
     "sitecustomize",
+    "riemann_auto",  # our own lazy imports are not the program's
 }
 
 
