@@ -87,6 +87,7 @@ class Sender:
         self.shutdown_timeout = shutdown_timeout
         self._stats_interval = stats_interval
         self._stats_events = stats_events
+        self._aggregate = aggregate
         self._summary_interval = aggregate or OVERFLOW_INTERVAL
         self._health = health
         if aggregate:  # every call folded: `record` is the fold
@@ -132,6 +133,7 @@ class Sender:
         self._next_health = time.monotonic() + interval
         self._summary_now = False  # a flush asked for them before their time
         self._summary_takes = 0  # summaries made, ever: a flush waits for the next one
+        self._overflows_summarized = 0  # the full queue's folds the last summary covered
         self._summarized_at = time.monotonic()
         self._next_summary = self._summarized_at + self._summary_interval
         self._backoff = Backoff()
@@ -147,11 +149,12 @@ class Sender:
         """Enqueue in constant time; when the queue is full, fold the call into its
         interval's summary (a plain event, which has none, is dropped and counted)."""
         queue = self._queue
-        if len(queue) < self._queue_size:
+        size = len(queue)
+        if size < self._queue_size:
             queue.append(item)
             if not self._running:
                 self._start()
-            elif len(queue) == self._wake_at:
+            elif size == 0 or size + 1 == self._wake_at:  # idle until now, or a full batch
                 self._notify()
         elif type(item) is tuple:
             self._overflow()
@@ -365,8 +368,17 @@ class Sender:
         return self._reports + self._health_events + self._summary_events
 
     def _wait_time(self) -> float:
-        due = min(self._next_review, self._next_summary, self._next_health)
-        return max(min(self._flush_interval, due - time.monotonic()), 0.0)
+        """Until the next flush, or, with nothing to send, until the next report is due:
+        an idle thread wakes a few times a minute, not five times a second (the first
+        record wakes it)."""
+        due = min(self._next_review, self._next_health)
+        if self._aggregate or self._ledger.overflows() != self._overflows_summarized:
+            due = min(due, self._next_summary)
+        if self._queue or self._reports or self._health_events or self._summary_events:
+            due = min(due, time.monotonic() + self._flush_interval)
+        elif self._flushes:
+            due = time.monotonic()
+        return max(due - time.monotonic(), 0.0)
 
     def _summarize(self, final: bool = False) -> None:
         """Every summary interval (or for a flush, or at exit): what was folded since the
@@ -380,6 +392,7 @@ class Sender:
             return
         self._summary_now = False
         self._summary_takes += 1
+        self._overflows_summarized = self._ledger.overflows()
         self._next_summary = now + self._summary_interval
         seconds, self._summarized_at = now - self._summarized_at, now
         time_micros = time.time_ns() // 1000
