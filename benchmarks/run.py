@@ -38,6 +38,7 @@ BENCHMARKS = {
     "servers": "benchmarks.servers:green_workers",
     "uwsgi": "benchmarks.workers:uwsgi_over_bare",
     "celery": "benchmarks.celery_bench:celery_over_bare",
+    "compare": "benchmarks.compare:compare",
 }
 
 
