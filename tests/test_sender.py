@@ -170,11 +170,13 @@ def test_stats_events_report_a_full_queue(sink, make_runtime):
     op = timed_noop(runtime)
     for _ in range(100):
         op()
-    events = sink.wait_for(lambda evs: any(e["service"] == OVERFLOWED for e in evs))
-    [overflowed] = [e for e in events if e["service"] == OVERFLOWED]
-    assert overflowed["metric"] >= 98 and overflowed["state"] == "warning"
-    assert "riemann-auto" in overflowed["tags"]
-    runtime.sender.flush(5)
+    assert runtime.sender.flush(5)
+    overflowed = runtime.sender.counters()["overflowed"]
+    assert overflowed > 50  # a queue of one: most calls find it full
+    # every one of them reported, in one report or several (the reports come every 10 ms)
+    events = sink.wait_for(lambda evs: sum(e["metric"] for e in reports(evs)) == overflowed)
+    assert all(e["state"] == "warning" for e in reports(events) if e["metric"])
+    assert all("riemann-auto" in e["tags"] for e in reports(events))
     assert calls_counted(sink.events, "op-time") == 100
 
 
@@ -204,7 +206,9 @@ def test_after_a_report_of_trouble_one_all_clear_report(make_runtime):
         for _ in range(100):
             op()
         done = sink.wait_for(lambda evs: len(reports(evs)) == 2, timeout=5)
-        assert reports(done)[0]["metric"] >= 98 and reports(done)[0]["state"] == "warning"
+        overflowed = runtime.sender.counters()["overflowed"]
+        assert reports(done)[0]["metric"] == overflowed > 50  # a queue of one, mostly full
+        assert reports(done)[0]["state"] == "warning"
         assert reports(done)[1]["metric"] == 0 and reports(done)[1]["state"] == "ok"
         assert {e["service"] for e in done if e["metric"] == 0 and "riemann-auto" in e["tags"]} == {
             f"riemann-auto {name}"
