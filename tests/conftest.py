@@ -68,3 +68,10 @@ def assert_never_sent(secrets, sink: RiemannSink, result: subprocess.CompletedPr
     for secret in secrets:
         assert secret not in sent, secret
         assert secret not in result.stderr, secret
+
+
+def calls_counted(events: list[dict], service: str) -> int:
+    """The calls Riemann can count of `service`: its events one by one, plus the counts of
+    its summaries (`<service> count`: RIEMANN_AGGREGATE, or a full queue)."""
+    one_by_one = sum(e["service"] == service for e in events)
+    return one_by_one + sum(int(e["metric"]) for e in events if e["service"] == f"{service} count")

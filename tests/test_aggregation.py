@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import PYTHON, riemann_env, riemann_run
+from tests.conftest import PYTHON, calls_counted, riemann_env, riemann_run
 
 FIGURES = ("count", "rate", "mean", "min", "max", "0.5", "0.95", "0.99", "0.999")
 EXIT_LEDGER = re.compile(
@@ -15,12 +15,6 @@ EXIT_LEDGER = re.compile(
     r"\+ dropped 0 \+ failed 0 \+ rejected 0 \(riemann-auto's own reports: 0; summaries: "
     r"(?P<summaries>[\d,]+), counting the (?P<folded>[\d,]+) events of calls not sent one by one\)"
 )
-
-
-def counted(events: list[dict], service: str) -> int:
-    """What Riemann can count of `service`: its events, plus its summaries' counts."""
-    one_by_one = sum(e["service"] == service for e in events)
-    return one_by_one + sum(int(e["metric"]) for e in events if e["service"] == f"{service} count")
 
 
 def run(sink, code: str, **settings: str):
@@ -34,8 +28,8 @@ def run(sink, code: str, **settings: str):
 def test_every_call_of_a_hot_target_in_four_threads_counts_in_riemann(sink, aggregate):
     result = run(sink, "main(50_000, 4)", RIEMANN_AGGREGATE=aggregate, RIEMANN_LOG_LEVEL="INFO")
     events = sink.events
-    assert counted(events, "hot_calls.work-time") == 200_000
-    assert counted(events, "hot_calls.work-exceptions") == 200
+    assert calls_counted(events, "hot_calls.work-time") == 200_000
+    assert calls_counted(events, "hot_calls.work-exceptions") == 200
     ledger = EXIT_LEDGER.search(result.stderr)
     assert ledger, result.stderr
     produced, acknowledged, summaries, folded = (
@@ -96,5 +90,5 @@ def test_a_forked_child_sends_its_own_calls_and_only_them(sink):
 def test_a_bad_interval_is_said_and_calls_are_sent_one_by_one(sink):
     result = run(sink, "main(10, 1)", RIEMANN_AGGREGATE="soon")
     assert "RIEMANN_AGGREGATE" in result.stderr and "soon" in result.stderr
-    assert counted(sink.events, "hot_calls.work-time") == 10
+    assert calls_counted(sink.events, "hot_calls.work-time") == 10
     assert not any(e["service"].endswith(" count") for e in sink.events)

@@ -15,6 +15,7 @@ from riemann_auto.event import Event
 from riemann_auto.runtime import Runtime
 from riemann_auto.settings import Settings
 from riemann_auto.timing import timed
+from tests.conftest import calls_counted
 from tests.processes import free_port
 from tests.riemann_sink import RiemannSink
 
@@ -122,12 +123,6 @@ def test_a_full_queue_folds_calls_into_summaries_in_bounded_memory(make_runtime)
     assert sender.pending() == 1000 and ledger["folded"] == 199_000
     assert ledger["dropped"] == ledger["failed"] == 0 and identity_holds(ledger)
     assert peak < 2 * 1024 * 1024
-
-
-def calls_counted(events: list[dict], name: str) -> int:
-    """Calls Riemann can count: per-call events, plus the counts of summaries."""
-    one_by_one = sum(e["service"] == name for e in events)
-    return one_by_one + sum(int(e["metric"]) for e in events if e["service"] == f"{name} count")
 
 
 def test_eight_threads_lose_nothing_while_the_queue_has_room(sink, make_runtime):

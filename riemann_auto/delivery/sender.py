@@ -194,7 +194,7 @@ class Sender:
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         try:
             queued = sum(map(events_in, list(self._queue)))
-            queued += len(self._reports) + len(self._health_events) + len(self._summary_events)
+            queued += self._waiting_ahead()
             return self._ledger.counts(queued, self._summaries.folded())
         finally:
             if got:
@@ -367,6 +367,10 @@ class Sender:
         """What goes out ahead of the queue: reports, health, summaries."""
         return self._reports + self._health_events + self._summary_events
 
+    def _waiting_ahead(self) -> int:
+        """How many events wait ahead of the queue (`_ahead()`, without building it)."""
+        return len(self._reports) + len(self._health_events) + len(self._summary_events)
+
     def _wait_time(self) -> float:
         """Until the next flush, or, with nothing to send, until the next report is due:
         an idle thread wakes a few times a minute, not five times a second (the first
@@ -374,7 +378,7 @@ class Sender:
         due = min(self._next_review, self._next_health)
         if self._aggregate or self._ledger.overflows() != self._overflows_summarized:
             due = min(due, self._next_summary)
-        if self._queue or self._reports or self._health_events or self._summary_events:
+        if self._queue or self._waiting_ahead():
             due = min(due, time.monotonic() + self._flush_interval)
         elif self._flushes:
             due = time.monotonic()
@@ -408,7 +412,7 @@ class Sender:
         while not self._closing and not self._backoff.waiting(time.monotonic()):
             if whole_batches_only and len(self._queue) < self._wake_at:
                 break
-            if not (self._queue or self._reports or self._health_events or self._summary_events):
+            if not (self._queue or self._waiting_ahead()):
                 break
             if self._open() is not None:
                 break
@@ -423,12 +427,7 @@ class Sender:
         """Deliver up to the exit mark, within the exit deadline; stop at the first failure."""
         try:
             self._summarize(final=True)
-            while (
-                self._taken < self._exit_mark
-                or self._reports
-                or self._health_events
-                or (self._summary_events)
-            ):
+            while self._taken < self._exit_mark or self._waiting_ahead():
                 if time.monotonic() >= self._exit_deadline:
                     self._exit_cause = self._deadline_cause()
                     return

@@ -190,29 +190,29 @@ class StatementTimer:
         `attributes` of its connection (`connection_of(self)`) when they are read."""
         timer = self
         read = attributes.of if attributes is not None else None
+        error_code = self._error_code
+
+        def begin(instance, args: tuple, kwargs: dict) -> tuple[Probe, tuple]:
+            """The statement's probe, and its connection's attributes."""
+            if statement_of is None:
+                statement = args[0] if args else next(iter(kwargs.values()), None)
+            else:
+                statement = statement_of(instance, args, kwargs)
+            extra = read(connection_of(instance)) if read is not None else ()
+            return timer.probe_for(statement), extra
 
         if is_async:
 
             async def timed(self, *args, **kwargs):
-                if statement_of is None:
-                    statement = args[0] if args else next(iter(kwargs.values()), None)
-                else:
-                    statement = statement_of(self, args, kwargs)
-                probe = timer.probe_for(statement)
-                extra = read(connection_of(self)) if read is not None else ()
+                probe, extra = begin(self, args, kwargs)
                 awaitable = method(self, *args, **kwargs)
-                return await client.wait(probe, timer._error_code, awaitable, extra)
+                return await client.wait(probe, error_code, awaitable, extra)
 
         else:
 
             def timed(self, *args, **kwargs):
-                if statement_of is None:
-                    statement = args[0] if args else next(iter(kwargs.values()), None)
-                else:
-                    statement = statement_of(self, args, kwargs)
-                probe = timer.probe_for(statement)
-                extra = read(connection_of(self)) if read is not None else ()
-                return client.call(probe, timer._error_code, method, self, args, kwargs, extra)
+                probe, extra = begin(self, args, kwargs)
+                return client.call(probe, error_code, method, self, args, kwargs, extra)
 
         return functools.update_wrapper(timed, method)
 
