@@ -204,6 +204,20 @@ def test_installed_wheel_leaves_plain_python_untouched(wheel_venv, sink):
     sink.wait_for_count(1, service="shop.db.query-time")
 
 
+def test_a_standard_library_program_pays_for_no_discovery_and_no_runtime(sink):
+    """Health's loop watching and riemann-auto's own lazy imports are not the program's first
+    foreign import: a program importing only the standard library (asyncio included) reads
+    no distribution's metadata and builds no runtime."""
+    code = (
+        "import sys, asyncio, json\n"
+        "asyncio.run(asyncio.sleep(0))\n"
+        "found = ('importlib_metadata', 'riemann_auto.runtime', 'riemann_auto.delivery.sender')\n"
+        "print(sorted(m for m in found if m in sys.modules))\n"
+    )
+    result = riemann_run(PYTHON, "-c", code, env=riemann_env(sink.port))
+    assert result.stdout == "[]\n", result.stderr
+
+
 def test_start_up_imports_nothing_on_the_programs_behalf(sink):
     # shop is not stdlib, so instrumentors have been discovered by then; still,
     # neither Flask nor wrapt is imported until the program needs them: Flask's
