@@ -109,14 +109,15 @@ class Interval:
             self.high = high if self.high is None else max(self.high, high)
 
     def quantile(self, q: float) -> float:
-        """The duration (ns) under which a fraction `q` of the calls fell, from the
-        histogram, within the exact min and max."""
+        """The duration (ns) of the call Riemann's own `percentiles` would pick (the
+        floor(q * count)-th from 0, in order), to within its bucket, kept within the
+        exact min and max."""
         rank, seen = q * self.count, 0
         ordered = sorted(bucket for bucket, n in self.buckets.items() if n > 0)
         value = _middle(ordered[-1]) if ordered else 0.0  # a call read in count only
         for bucket in ordered:
             seen += self.buckets[bucket]
-            if seen >= rank:
+            if seen > rank:
                 value = _middle(bucket)
                 break
         low, high = self._extremes()

@@ -39,7 +39,7 @@ def test_every_duration_falls_in_its_bucket_within_a_sixteenth_of_it():
             assert low <= series.low < high and high - low <= max(low / 16, 1)
 
 
-def test_percentiles_are_within_three_percent_and_min_max_exact(probe):
+def test_percentiles_pick_riemanns_call_within_three_percent_and_min_max_exact(probe):
     folded = Summaries(lambda: None)
     durations = [random.lognormvariate(13, 1.5) for _ in range(50_000)]
     for duration in durations:
@@ -49,8 +49,8 @@ def test_percentiles_are_within_three_percent_and_min_max_exact(probe):
     assert interval.count == 50_000 and interval.total_ns == sum(ordered)
     assert (interval.low, interval.high) == (ordered[0], ordered[-1])
     for q in QUANTILES:
-        exact = ordered[min(int(q * len(ordered)), len(ordered) - 1)]
-        assert interval.quantile(q) == pytest.approx(exact, rel=0.035)
+        exact = ordered[min(int(q * len(ordered)), len(ordered) - 1)]  # as folds.clj picks
+        assert interval.quantile(q) == pytest.approx(exact, rel=1 / 32)
 
 
 def test_eight_threads_count_exactly_with_no_lock(probe):
@@ -115,8 +115,8 @@ def test_the_events_are_named_as_riemanns_percentiles_stream_names_them(probe):
     metrics = {name: events[f"checkout-time {name}"].metric for name in figures}
     assert metrics["count"] == 4 and metrics["rate"] == 2.0 and metrics["mean"] == 2.5
     assert (metrics["min"], metrics["max"]) == (1.0, 4.0)
-    assert metrics["0.5"] == pytest.approx(2.0, rel=0.035)
-    assert metrics["0.999"] == pytest.approx(4.0, rel=0.035)
+    assert metrics["0.5"] == pytest.approx(3.0, rel=1 / 32)  # Riemann's pick of 4: the 3rd
+    assert metrics["0.999"] == pytest.approx(4.0, rel=1 / 32)
     time_event = events["checkout-time mean"]
     assert time_event.tags == ("python", "duration") and time_event.ttl == 30.0
     assert time_event.attributes == (("code.function", "checkout"), ("parent", "orders"))
