@@ -218,6 +218,26 @@ def test_a_standard_library_program_pays_for_no_discovery_and_no_runtime(sink):
     assert result.stdout == "[]\n", result.stderr
 
 
+# What riemann-auto may load beside its own modules: the hook, and a few small ones of the
+# standard library. Not `signal`, `threading`, `socket`, `enum`, `re` or any distribution
+# metadata reader: each costs a start-up milliseconds (issue 17).
+_START_UP_EXTRAS = {"sitecustomize", "__future__", "atexit", "gc", "types", "warnings"}
+_START_UP_EXTRAS |= {"importlib", "importlib._bootstrap", "importlib._bootstrap_external"}
+_START_UP_EXTRAS |= {"importlib.machinery", "example_instrumentor"}  # the test plugin
+
+
+@pytest.mark.parametrize("program", ["pass", "import flask"])
+def test_start_up_loads_only_riemann_auto_beside_what_the_program_loads(sink, program):
+    code = f"{program}\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    bare = subprocess.run([PYTHON, "-c", code], env=env, cwd=APPS, capture_output=True, text=True)
+    ours = riemann_run(PYTHON, "-c", code, env=env)
+    assert ours.returncode == 0 and bare.returncode == 0, ours.stderr + bare.stderr
+    added = set(ours.stdout.split()) - set(bare.stdout.split())
+    assert {m for m in added if m.split(".")[0] != "riemann_auto"} <= _START_UP_EXTRAS
+    assert ours.stderr == ""
+
+
 def test_start_up_imports_nothing_on_the_programs_behalf(sink):
     # shop is not stdlib, so instrumentors have been discovered by then; still,
     # neither Flask nor wrapt is imported until the program needs them: Flask's

@@ -15,8 +15,8 @@ outlives the thread until the sender has read it one last time.
 
 Durations go into a log-linear histogram: 16 buckets per power of two, so a
 percentile is within 1/32 of the call Riemann's `percentiles` would pick
-(clamped to the interval's exact min and max). Memory grows with the number of timed things and threads,
-never with the number of calls.
+(clamped to the interval's exact min and max). Memory grows with the number
+of timed things and threads, never with the number of calls.
 """
 
 from __future__ import annotations

@@ -8,16 +8,17 @@ only what is here: a green lock or socket used from a foreign OS thread
 misbehaves, and a real lock waited on by a green thread blocks every green
 thread of its OS thread.
 
-Everything is taken when this module is imported. Before any patching that is
-the module attribute itself (as ddtrace's `internal/_unpatched.py` does); if
-gevent or eventlet already patched, it is what they kept of the original
+Threads and clocks are taken when this module is imported, at start-up; the
+socket functions when first used (importing `socket` costs a start-up that
+sends nothing a few milliseconds). Before any patching that is the module
+attribute itself (as ddtrace's `internal/_unpatched.py` does); if gevent or
+eventlet already patched, it is what they kept of the original
 (`gevent.monkey.get_original`, `eventlet.patcher.original`). Patching later
 changes nothing here.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 # eventlet's names for what it patches, by module
@@ -39,7 +40,8 @@ def _original(module: str, name: str):
                 return getattr(patcher.original(module), name)
         except Exception:
             pass
-    return getattr(importlib.import_module(module), name)
+    __import__(module)
+    return getattr(sys.modules[module], name)
 
 
 start_new_thread = _original("_thread", "start_new_thread")
@@ -48,8 +50,20 @@ local = _original("_thread", "_local")
 get_ident = _original("_thread", "get_ident")
 sleep = _original("time", "sleep")
 monotonic = _original("time", "monotonic")
-socket = _original("socket", "socket")
-getaddrinfo = _original("socket", "getaddrinfo")
+
+
+def _taken(name: str):
+    """`socket.<name>`, taken on first use and kept."""
+    value = globals().get(name)
+    if value is None:
+        value = globals()[name] = _original("socket", name)
+    return value
+
+
+def __getattr__(name: str):
+    if name in ("socket", "getaddrinfo"):
+        return _taken(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def create_connection(address: tuple[str, int], timeout: float):
@@ -58,10 +72,11 @@ def create_connection(address: tuple[str, int], timeout: float):
 
     host, port = address
     error: OSError | None = None
-    for family, kind, proto, _, target in getaddrinfo(host, port, 0, _socket_module.SOCK_STREAM):
+    resolve = _taken("getaddrinfo")
+    for family, kind, proto, _, target in resolve(host, port, 0, _socket_module.SOCK_STREAM):
         sock = None
         try:
-            sock = socket(family, kind, proto)
+            sock = _taken("socket")(family, kind, proto)
             sock.settimeout(timeout)
             sock.connect(target)
             return sock

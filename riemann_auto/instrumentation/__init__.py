@@ -159,11 +159,10 @@ def unsupported_reason(instrumentor: Instrumentor) -> str | None:
     """Why the installed library cannot be instrumented, or None if it can."""
     if not instrumentor.distribution:  # the standard library's: it comes with Python
         return None
-    import importlib_metadata
+    from .installed import version
 
-    try:
-        installed = importlib_metadata.version(instrumentor.distribution)
-    except importlib_metadata.PackageNotFoundError:
+    installed = version(instrumentor.distribution)
+    if installed is None:
         return f"distribution {instrumentor.distribution!r} is not installed"
     low, high = instrumentor.supported
     if not low <= version_tuple(installed) < high:
@@ -174,10 +173,10 @@ def unsupported_reason(instrumentor: Instrumentor) -> str | None:
 
 def discover(disabled: frozenset[str]) -> list[Instrumentor]:
     """Every installed instrumentor that RIEMANN_DISABLED_INSTRUMENTATIONS leaves on."""
-    import importlib_metadata
+    from .installed import entry_points
 
     found = []
-    for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in entry_points(ENTRY_POINT_GROUP):
         if entry_point.name.lower() in disabled:
             continue
         try:

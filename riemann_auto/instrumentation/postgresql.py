@@ -57,13 +57,9 @@ class Psycopg2Instrumentor(Instrumentor):
     @property
     def distribution(self) -> str:  # type: ignore[override]
         """psycopg2 is installed as `psycopg2` or as `psycopg2-binary`."""
-        import importlib_metadata
+        from .installed import version
 
-        try:
-            importlib_metadata.version("psycopg2")
-        except importlib_metadata.PackageNotFoundError:
-            return "psycopg2-binary"
-        return "psycopg2"
+        return "psycopg2" if version("psycopg2") is not None else "psycopg2-binary"
 
     def _instrument(self, runtime: Runtime) -> None:
         import psycopg2

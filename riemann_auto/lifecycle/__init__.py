@@ -27,23 +27,24 @@ Celery's prefork children flush when Celery says they leave (see
 
 from __future__ import annotations
 
+import _signal  # not `signal`: its enums cost a start-up 3 ms
 import atexit
 import os
 import sys
-import threading
 import time
-import weakref
 
 from ..delivery import unpatched
-from . import celery_pool, uwsgi
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import weakref
     from collections.abc import Callable
 
     from .sender import Sender
 
-_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
+# Imported at every start-up (for the SIGTERM handler and the fork hooks): what only
+# a sender needs is imported with the first sender.
+_senders: weakref.WeakSet[Sender] | None = None
 _deadline: float | None = None
 _exiting: int | None = None  # the thread running the exit flush
 _sigterm_pending = False  # a SIGTERM arrived during our own exit flush
@@ -54,6 +55,13 @@ _sigterm_held: set[int] = set()  # threads that blocked SIGTERM across their for
 
 
 def register(sender: Sender) -> None:
+    global _senders
+    import weakref
+
+    from . import celery_pool, uwsgi
+
+    if _senders is None:
+        _senders = weakref.WeakSet()
     _senders.add(sender)
     celery_pool.watch(run_exit)
     if uwsgi.embedded() is not None:
@@ -65,6 +73,8 @@ def register(sender: Sender) -> None:
 def arm() -> None:
     """Make sure the exit flush runs however this process leaves (called from any thread)."""
     global _atexit_registered, _finalizer_pid
+    from . import celery_pool, uwsgi
+
     if not _atexit_registered:
         atexit.register(run_exit)
         _atexit_registered = True
@@ -106,13 +116,13 @@ def deadline(timeout: float) -> float:
 def run_exit() -> None:
     """Flush every sender within the one deadline; a second caller waits for what is left."""
     global _exiting
-    me = threading.get_ident()
+    me = unpatched.get_ident()
     if _exiting == me:  # our own exit flush, re-entered: it is done or under way
         return
     first = _exiting is None
     if first:
         _exiting = me
-    senders = list(_senders)
+    senders = list(_senders or ())
     timeout = max((s.shutdown_timeout for s in senders), default=0.0)
     until = deadline(timeout)
     for sender in senders:
@@ -124,7 +134,7 @@ def run_exit() -> None:
 def _on_sigterm(signum: int, frame: object) -> None:
     """Flush, then die of SIGTERM exactly as the program would have."""
     global _sigterm_pending
-    if _exiting == threading.get_ident():
+    if _exiting == unpatched.get_ident():
         _sigterm_pending = True  # interrupted our exit flush: it dies when done
         return
     run_exit()
@@ -143,56 +153,55 @@ def start_thread_taking_no_signals(function: Callable[[], None]) -> None:
     its first instruction (had it blocked them itself, a SIGTERM arriving before
     it first ran could go to it), and one arriving meanwhile waits for the creator.
     """
-    import signal
-
     try:
-        before = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
+        before = _signal.pthread_sigmask(_signal.SIG_BLOCK, _ASYNC_SIGNALS)
     except (AttributeError, OSError, ValueError):
         before = None
     try:
         unpatched.start_new_thread(function, ())
     finally:
         if before is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, before)
 
 
-def _async_signals() -> set:
-    import signal
-
-    synchronous = {"SIGKILL", "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT"}
+def _async_signals() -> set[int]:
+    synchronous = ("SIGKILL", "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT")
     try:
-        valid = signal.valid_signals()
+        valid = _signal.valid_signals()
     except AttributeError:
         return set()
-    return {s for s in valid if getattr(s, "name", "") not in synchronous}
+    return valid - {getattr(_signal, name, None) for name in synchronous}
 
 
 _ASYNC_SIGNALS = _async_signals()
 
 
 def _die_of_sigterm() -> None:
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+    _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+    os.kill(os.getpid(), _signal.SIGTERM)
 
 
 def install_sigterm_handler() -> None:
     """Ours over SIGTERM's default action, from the main thread only; else nothing.
 
     Not in a multiprocessing child (see `_leave_sigterm_to_multiprocessing`).
+    Off the main thread `signal.signal` raises ValueError: nothing is done there.
     """
-    if threading.current_thread() is not threading.main_thread() or uwsgi.embedded():
+    if _multiprocessing_child or _in_uwsgi():
         return
-    if _multiprocessing_child:
-        return
-    import signal
-
     try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
+        if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+            _signal.signal(_signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError):
         pass
+
+
+def _in_uwsgi() -> bool:
+    if "uwsgi" not in sys.modules:
+        return False
+    from . import uwsgi
+
+    return uwsgi.embedded() is not None
 
 
 def _hold_sigterm_across_fork() -> None:
@@ -207,12 +216,10 @@ def _hold_sigterm_across_fork() -> None:
     child's disposition is settled; the parent gets any SIGTERM of its own after.
     Per thread: the mask is, and two threads may fork at once.
     """
-    import signal
-
     try:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-            if signal.SIGTERM not in before:
+        if _signal.getsignal(_signal.SIGTERM) is _on_sigterm:
+            before = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTERM})
+            if _signal.SIGTERM not in before:
                 _sigterm_held.add(unpatched.get_ident())
     except (AttributeError, OSError, ValueError):
         pass
@@ -220,13 +227,11 @@ def _hold_sigterm_across_fork() -> None:
 
 def _release_sigterm() -> None:
     """After the fork, in parent and child: SIGTERM unblocked again if we blocked it."""
-    import signal
-
     me = unpatched.get_ident()
     if me in _sigterm_held:
         _sigterm_held.discard(me)
         try:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
         except (AttributeError, OSError, ValueError):
             pass
 
@@ -237,7 +242,7 @@ def _after_fork_in_child(keep_queues: bool = False) -> None:
         _deadline = _exiting = None
         _sigterm_pending = False
         _leave_sigterm_to_multiprocessing()
-        for sender in list(_senders):
+        for sender in list(_senders or ()):
             sender.after_fork_in_child(keep_queue=keep_queues)
     finally:
         _release_sigterm()  # a SIGTERM held since the fork acts now, by the child's disposition
@@ -271,15 +276,15 @@ def _leave_sigterm_to_multiprocessing() -> None:
 def leave_sigterm_default() -> None:
     """SIGTERM back to its default action, for good, if ours was in place."""
     global _multiprocessing_child
-    import signal
-
     _multiprocessing_child = True
-    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if _signal.getsignal(_signal.SIGTERM) is _on_sigterm:
+        _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 
 def _after_uwsgi_fork() -> None:
     """uwsgi.post_fork_hook: as after os.fork; the first worker delivers what the master queued."""
+    from . import uwsgi
+
     _after_fork_in_child(keep_queues=uwsgi.first_worker_first_spawn())
     uwsgi.on_worker_exit(run_exit)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import sys
 
-from .. import log
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
@@ -46,6 +44,8 @@ def bootstrap(discover_now: bool = False) -> None:
     try:
         _bootstrap(discover_now)
     except Exception as exc:
+        from .. import log
+
         log.warn(f"could not start, the program runs uninstrumented: {exc!r}")
 
 
@@ -56,6 +56,8 @@ def _bootstrap(discover_now: bool) -> None:
     if not settings.enabled:
         return
     if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        from .. import log
+
         # The sender's queue and the ledger's counters rely on the GIL: untested without it.
         log.warn(
             "free-threaded Python (GIL disabled) is not supported yet: the program runs "
