@@ -71,7 +71,6 @@ def bernhard_python():
                 "protobuf<4",
                 "setuptools<81",
                 "wrapt",
-                "importlib-metadata",
             ],
             check=True,
             capture_output=True,

@@ -34,7 +34,7 @@ CLIENTS, REQUESTS = 8, 200
 # Long enough that nothing is sent before the exit flush: not by time, not by a full batch.
 QUIET = {"RIEMANN_FLUSH_INTERVAL": "30", "RIEMANN_BATCH_SIZE": "10000"}
 EVENTLET_GUNICORN = "gunicorn==25.3.0"  # 26.0 removed the eventlet worker
-EVENTLET_DEPS = ["eventlet>=0.40.3", "flask>=2.3", "wrapt>=1.14", "importlib-metadata>=4.6"]
+EVENTLET_DEPS = ["eventlet>=0.40.3", "flask>=2.3", "wrapt>=1.14"]
 
 
 @pytest.fixture(scope="session")
