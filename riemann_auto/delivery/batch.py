@@ -20,10 +20,11 @@ def events_in(item: object) -> int:
 class Batch:
     __slots__ = ("items", "size", "wall_offset_ns")
 
-    def __init__(self, items: list, wall_offset_ns: int = 0) -> None:
+    def __init__(self, items: list, wall_offset_ns: int = 0, size: int | None = None) -> None:
         self.items = items
         self.wall_offset_ns = wall_offset_ns
-        self.size = sum(map(events_in, items))  # events, as the ledger counts them
+        # Events, as the ledger counts them; the sender counted them as it took the items.
+        self.size = sum(map(events_in, items)) if size is None else size
 
     def events(self) -> list[Event]:
         out: list[Event] = []

@@ -458,7 +458,8 @@ class Sender:
                 room = max(self._batch_size - len(items), 0)
                 items += waiting[:room]
                 del waiting[:room]
-            room = self._batch_size - len(items)
+            size = len(items)  # events all: one each
+            room = self._batch_size - size
             taken = 0
             popleft = queue.popleft
             while taken < most and queue:
@@ -467,10 +468,11 @@ class Sender:
                     break
                 items.append(popleft())
                 room -= events
+                size += events
                 taken += 1
             if not items:
                 return None
-            batch = Batch(items, offset)
+            batch = Batch(items, offset, size)
             ledger.taken += batch.size
             self._taken += taken
         return batch
