@@ -136,6 +136,54 @@ def encode_timed(static: bytes, micros: int, metric: float | None) -> bytes:
     return b"".join((seconds_field, static, b"\x50", low_bytes, high_bytes, encode_metric(metric)))
 
 
+# A timed event inside a `Msg`, after what `_heads` holds: the time's low three bytes
+# and high five, then metric_d and metric_f.
+_tail = struct.Struct("<BBB5sBdBf").pack
+# Static part -> (seconds, what precedes the time's low bytes within that second): the
+# event's field 6 prefix, its seconds, its static part and field 10's key.
+_heads: dict[bytes, tuple[int, bytes]] = {}
+
+
+def append_timed(msg: bytearray, static: bytes, micros: int, metric: float) -> None:
+    """Append to a `Msg` the event `encode_timed` makes, field 6 prefix included.
+
+    The TCP and TLS sender's hot path, in one pass: within a second every event
+    of one timed thing starts with the same bytes, kept by its static part (bytes
+    hash once); the rest is one struct pack. The same bytes as the slow way.
+    """
+    seconds, seconds_field, high, high_bytes = _time_cache
+    fast = type(metric) is float and len(high_bytes) == 5
+    if fast and micros >> 21 == high and micros // 1_000_000 == seconds:
+        low = micros & 0x1FFFFF
+        try:
+            tail = _tail(
+                (low & 0x7F) | 0x80, ((low >> 7) & 0x7F) | 0x80, (low >> 14) | 0x80,
+                high_bytes, 0x71, metric, 0x7D, metric,
+            )  # fmt: skip
+        except (OverflowError, struct.error):  # beyond float32, or not a float: the slow way
+            pass
+        else:
+            head = _heads.get(static)
+            if head is None or head[0] != seconds:
+                if len(_heads) >= 4096:
+                    _heads.clear()
+                length = len(seconds_field) + len(static) + 1 + len(tail)
+                head = _heads[static] = (
+                    seconds,
+                    event_prefix(length) + seconds_field + static + b"\x50",
+                )
+            msg += head[1]
+            msg += tail
+            return
+    append_body(msg, encode_timed(static, micros, metric))
+
+
+def append_body(msg: bytearray, body: bytes) -> None:
+    """Append an encoded event body to a `Msg` (field 6, repeated)."""
+    msg += event_prefix(len(body))
+    msg += body
+
+
 def _cache_time(micros: int) -> None:
     global _time_cache
     seconds = micros // 1_000_000

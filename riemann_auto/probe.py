@@ -7,7 +7,7 @@ sender's thread a `Batch` has each rendered by its probe, as encoded bodies
 
 from __future__ import annotations
 
-from .codec import encode_event, encode_static, encode_timed
+from .codec import append_body, append_timed, encode_event, encode_static, encode_timed
 from .event import Event
 
 # A record: `(probe, duration_ns, end_ns, error, extra)`, read by these indexes.
@@ -108,6 +108,19 @@ class Probe:
             events: list[Event] = []
             self.to_events(item, wall_offset_ns, events)
             out.extend([encode_event(event) for event in events])
+
+    def append_to(self, item: tuple, wall_offset_ns: int, msg: bytearray) -> None:
+        """The recorded call's events appended to a `Msg` (TCP, TLS): `encode_into`'s
+        bytes, the common case in one pass."""
+        if item[ERROR] is None:
+            static = self.template(item[EXTRA]).static
+            micros = (item[END_NS] + wall_offset_ns) // 1000
+            append_timed(msg, static, micros, item[DURATION_NS] / 1e6)
+        else:
+            bodies: list[bytes] = []
+            self.encode_into(item, wall_offset_ns, bodies)
+            for body in bodies:
+                append_body(msg, body)
 
     def to_events(self, item: tuple, wall_offset_ns: int, out: list[Event]) -> None:
         micros = (item[END_NS] + wall_offset_ns) // 1000

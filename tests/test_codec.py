@@ -172,3 +172,56 @@ def test_consecutive_times_reuse_cached_high_bytes_correctly():
     decoded = decode([Event(service="s", metric=0.5, time_micros=t) for t in times])
     assert [e["time_micros"] for e in decoded] == times
     assert [e["time"] for e in decoded] == [t // 1_000_000 for t in times]
+
+
+class _Sender:
+    record = None
+
+
+_statics = st.builds(
+    lambda service, attributes: codec.encode_static(
+        Event(service=service, tags=("python", "duration"), attributes=attributes, ttl=30.0)
+    ),
+    texts,
+    st.lists(st.tuples(texts, texts), max_size=3).map(tuple),
+)
+_times = st.one_of(
+    st.integers(min_value=1_700_000_000_000_000, max_value=1_700_000_003_000_000),
+    st.integers(min_value=-(1 << 66), max_value=1 << 66),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.sampled_from(range(3)), _times, st.floats()), max_size=60),
+    st.lists(_statics, min_size=3, max_size=3),
+)
+def test_a_message_built_in_one_pass_is_byte_for_byte_the_events_encoded_apart(calls, statics):
+    msg = bytearray()
+    for which, micros, metric in calls:
+        codec.append_timed(msg, statics[which], micros, metric)
+    apart = [codec.encode_timed(statics[which], micros, metric) for which, micros, metric in calls]
+    assert bytes(msg) == codec.encode_msg(apart)
+    assert len(Msg.FromString(bytes(msg)).events) == len(calls)
+
+
+def test_a_batch_of_records_makes_the_same_message_whole_as_in_bodies():
+    from riemann_auto.delivery.batch import Batch
+    from riemann_auto.probe import EventDefaults, Probe
+    from riemann_auto.settings import Settings
+
+    defaults = EventDefaults(Settings(event_host="web-1", tags=("python",), ttl=30.0))
+    probe = Probe("checkout", defaults, _Sender(), (("code.function", "checkout"),))
+    get, post = (("http.request.method", "GET"),), (("http.request.method", "POST"),)
+    start = 1_700_000_000_999_000 * 1000
+    items = [
+        (probe, 1_500_000 + i, start + i * 7_000_000, None, (get, post, None)[i % 3])
+        for i in range(400)
+    ]
+    items[7] = (probe, 2_000_000, start, ("builtins.KeyError", "'sku'"), get)
+    items[9] = Event(service="riemann-auto queue", metric=3, time_micros=start // 1000)
+    batch = Batch(items, wall_offset_ns=-1234)
+    assert batch.message() == codec.encode_msg(batch.bodies())
+    decoded = [event_dict(e) for e in Msg.FromString(batch.message()).events]
+    assert len(decoded) == 401 and decoded[8]["service"] == "checkout-exceptions"
+    assert decoded[0]["time_micros"] == (start - 1234) // 1000

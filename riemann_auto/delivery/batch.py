@@ -7,7 +7,7 @@ events. Items are `Event`s or records (see `probe.py`).
 
 from __future__ import annotations
 
-from ..codec import encode_event
+from ..codec import append_body, encode_event
 from ..event import Event
 from ..probe import ERROR, PROBE
 
@@ -35,7 +35,19 @@ class Batch:
                 out.append(item)
         return out
 
+    def message(self) -> bytes:
+        """The batch as one `Msg` (TCP, TLS)."""
+        msg = bytearray()
+        offset = self.wall_offset_ns
+        for item in self.items:
+            if type(item) is tuple:
+                item[PROBE].append_to(item, offset, msg)
+            else:
+                append_body(msg, encode_event(item))
+        return bytes(msg)
+
     def bodies(self) -> list[bytes]:
+        """Each event's body apart (UDP: a datagram holds as many as fit)."""
         out: list[bytes] = []
         offset = self.wall_offset_ns
         for item in self.items:

@@ -177,7 +177,7 @@ class TcpTransport(Transport):
     def send(self, batch: Batch, deadline: float | None = None) -> int:
         if self._sock is None:
             self.open(deadline)
-        self._round_trip(codec.frame(codec.encode_msg(batch.bodies())), self._deadline(deadline))
+        self._round_trip(codec.frame(batch.message()), self._deadline(deadline))
         return 0
 
     def _round_trip(self, payload: bytes, deadline: float) -> None:
