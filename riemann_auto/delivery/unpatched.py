@@ -9,9 +9,11 @@ misbehaves, and a real lock waited on by a green thread blocks every green
 thread of its OS thread.
 
 Threads and clocks are taken when this module is imported, at start-up; the
-socket functions when first used (importing `socket` costs a start-up that
-sends nothing a few milliseconds). Before any patching that is the module
-attribute itself (as ddtrace's `internal/_unpatched.py` does); if gevent or
+socket functions just before the program's first import from outside the
+standard library (`take_sockets`, called by the bootstrap), or when first
+used: importing `socket` would cost every start-up a few milliseconds, that
+of a program importing nothing but the standard library too. Before any
+patching that is the module attribute itself (as ddtrace's `internal/_unpatched.py` does); if gevent or
 eventlet already patched, it is what they kept of the original
 (`gevent.monkey.get_original`, `eventlet.patcher.original`). Patching later
 changes nothing here.
@@ -58,6 +60,12 @@ def _taken(name: str):
     if value is None:
         value = globals()[name] = _original("socket", name)
     return value
+
+
+def take_sockets() -> None:
+    """Take the socket functions now, before other code can replace them."""
+    _taken("socket")
+    _taken("getaddrinfo")
 
 
 def __getattr__(name: str):

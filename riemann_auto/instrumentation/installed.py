@@ -49,6 +49,8 @@ def _distributions() -> Iterator[tuple[str, str]]:
     """(normalized name, metadata folder) of each distribution, first on sys.path first."""
     seen: set[str] = set()
     for entry in list(sys.path):
+        if not isinstance(entry, str):  # bytes or objects some programs put there
+            continue
         folder = entry or os.curdir
         try:
             names = sorted(os.listdir(folder))

@@ -73,9 +73,13 @@ def _bootstrap(discover_now: bool) -> None:
 
     lifecycle.install_sigterm_handler()
 
+    from ..delivery import unpatched
     from .importhooks import watcher
 
     hooks = watcher()
+    # Before the program's first third-party module runs: it may replace `socket`'s
+    # functions (PySocks, test suites' network guards), which the sender must not use.
+    hooks.on_first_foreign_import(unpatched.take_sockets)
     if "--multiprocessing-fork" in sys.argv:
         # A spawned child that loads multiprocessing.pool (to unpickle its target)
         # is a pool worker: `terminate()` must kill it at once (see lifecycle/).
