@@ -1,7 +1,10 @@
 """riemann-auto's own diagnostics: the `riemann_auto` logger, on standard error.
 
-Users see problems as one line each. The logger is built on first use so that a
-healthy start-up never imports `logging` on behalf of the program.
+Users see problems as one line each, through the `riemann_auto` logger when the
+program uses `logging` (so a handler it gives that logger gets them). A program
+that has not imported `logging` gets the same line written directly: importing
+it costs milliseconds, and on another thread than the main one it would, before
+Python 3.13, make `threading.main_thread()` that thread.
 
 Lines go to file descriptor 2, the process's standard error, not to whatever
 `sys.stderr` is at the time: a program (or a test runner, or click's
@@ -14,6 +17,7 @@ holding a newline must not forge a second line.
 from __future__ import annotations
 
 import os
+import sys
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _level = LEVELS["WARNING"]
@@ -94,6 +98,9 @@ def debug(message: str) -> None:
 
 def _emit(level: int, message: str) -> None:
     try:
-        logger().log(level, escaped(message))
+        if _logger is None and "logging" not in sys.modules:
+            write_stderr(f"riemann-auto: {escaped(message)}\n")
+        else:
+            logger().log(level, escaped(message))
     except Exception:
         pass

@@ -226,16 +226,51 @@ _START_UP_EXTRAS |= {"importlib", "importlib._bootstrap", "importlib._bootstrap_
 _START_UP_EXTRAS |= {"importlib.machinery", "example_instrumentor"}  # the test plugin
 
 
-@pytest.mark.parametrize("program", ["pass", "import flask"])
-def test_start_up_loads_only_riemann_auto_beside_what_the_program_loads(sink, program):
+# A target before 3.12 brings `threading` at start-up (see the next test).
+@pytest.mark.parametrize(("program", "targets"), [("pass", ""), ("import flask", "shop.db:query")])
+def test_start_up_loads_only_riemann_auto_beside_what_the_program_loads(sink, program, targets):
     code = f"{program}\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
-    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    env = riemann_env(sink.port, RIEMANN_TARGETS=targets)
     bare = subprocess.run([PYTHON, "-c", code], env=env, cwd=APPS, capture_output=True, text=True)
     ours = riemann_run(PYTHON, "-c", code, env=env)
     assert ours.returncode == 0 and bare.returncode == 0, ours.stderr + bare.stderr
     added = set(ours.stdout.split()) - set(bare.stdout.split())
     assert {m for m in added if m.split(".")[0] != "riemann_auto"} <= _START_UP_EXTRAS
     assert ours.stderr == ""
+
+
+@pytest.mark.parametrize("targets", ["", "calc.ops:add"])
+def test_the_main_thread_stays_the_main_thread_when_another_one_sets_riemann_auto_off(
+    sink, tmp_path, targets
+):
+    """Before 3.13 the thread that first imports `threading` becomes `main_thread()`: our
+    runtime, built on the thread that first imports a third-party module or a target, must
+    not be the one that imports it (asyncio's and the program's idea of the main thread)."""
+    (tmp_path / "calc").mkdir()
+    (tmp_path / "calc" / "__init__.py").write_text("")
+    (tmp_path / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
+    code = (
+        "import _thread\n"
+        "done = _thread.allocate_lock()\n"
+        "done.acquire()\n"
+        "def worker():\n"
+        "    import calc.ops\n"
+        "    calc.ops.add(1, 2)\n"
+        "    done.release()\n"
+        "_thread.start_new_thread(worker, ())\n"
+        "done.acquire()\n"
+        "import threading\n"
+        "main = threading.main_thread()\n"
+        "print(main.ident == _thread.get_ident(), threading.current_thread().name)\n"
+    )
+    env = riemann_env(sink.port, RIEMANN_TARGETS=targets)  # none: health's runtime, built there
+    bare = subprocess.run(
+        [PYTHON, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    result = riemann_run(PYTHON, "-c", code, env=env, cwd=tmp_path)
+    assert bare.stdout == result.stdout == "True MainThread\n", result.stderr
+    if targets:
+        sink.wait_for_count(1, service="calc.ops.add-time")
 
 
 def test_start_up_imports_nothing_on_the_programs_behalf(sink):

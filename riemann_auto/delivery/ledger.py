@@ -31,14 +31,15 @@ event cannot even be folded.
 from __future__ import annotations
 
 import itertools
-import threading
+
+from . import unpatched
 
 FATES = ("acknowledged", "dropped", "failed", "rejected")
 
 
 class Ledger:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = unpatched.allocate_lock()  # shared with the sender's thread
         self.final: dict[str, int] | None = None  # the books as closed at exit
         self.taken = 0  # events moved out of the queue (into a batch, or settled at exit)
         self.reports = 0  # riemann-auto's own events, among the produced

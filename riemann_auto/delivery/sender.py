@@ -122,7 +122,6 @@ class Sender:
         self._closed = unpatched.allocate_lock()  # released once the books are closed
         self._closed.acquire()
         self._ledger = Ledger()
-        self._ledger.lock = unpatched.allocate_lock()  # shared with the sender's thread
         self._drop = self._ledger.drop_at_door
         self._overflow = self._ledger.overflow_at_door
         self._summaries = Summaries(self._drop)

@@ -13,10 +13,10 @@ socket functions just before the program's first import from outside the
 standard library (`take_sockets`, called by the bootstrap), or when first
 used: importing `socket` would cost every start-up a few milliseconds, that
 of a program importing nothing but the standard library too. Before any
-patching that is the module attribute itself (as ddtrace's `internal/_unpatched.py` does); if gevent or
-eventlet already patched, it is what they kept of the original
-(`gevent.monkey.get_original`, `eventlet.patcher.original`). Patching later
-changes nothing here.
+patching that is the module attribute itself (as ddtrace's
+`internal/_unpatched.py` does); if gevent or eventlet already patched, it is
+what they kept of the original (`gevent.monkey.get_original`,
+`eventlet.patcher.original`). Patching later changes nothing here.
 """
 
 from __future__ import annotations

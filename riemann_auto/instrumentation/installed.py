@@ -3,8 +3,8 @@
 `importlib.metadata` (or its backport) finds the same, but importing it costs a
 program 10 to 20 ms at its first import (email, zipfile, pathlib and more), for
 two answers. This reads them where those find them: the `*.dist-info` and
-`*.egg-info` folders of each folder on sys.path, the first of a name winning.
-A distribution inside a zip file or an `.egg` is not seen.
+`*.egg-info` folders of each folder on sys.path (and an `.egg` folder's own),
+the first of a name winning. A distribution inside a zip file is not seen.
 """
 
 from __future__ import annotations
@@ -46,23 +46,31 @@ def normalized(name: str) -> str:
 
 
 def _distributions() -> Iterator[tuple[str, str]]:
-    """(normalized name, metadata folder) of each distribution, first on sys.path first."""
+    """(normalized name, metadata folder) of each distribution, first on sys.path first;
+    in one folder a `.dist-info` (what pip installed) before an `.egg-info`."""
     seen: set[str] = set()
     for entry in list(sys.path):
         if not isinstance(entry, str):  # bytes or objects some programs put there
             continue
         folder = entry or os.curdir
-        try:
-            names = sorted(os.listdir(folder))
-        except (OSError, TypeError, ValueError):
-            continue
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
+        if folder.endswith(".egg"):  # an egg on the path: its metadata is inside
+            found = [(os.path.basename(folder), os.path.join(folder, "EGG-INFO"))]
+        else:
+            try:
+                names = os.listdir(folder)
+            except (OSError, ValueError):
                 continue
+            names.sort(key=lambda name: (not name.endswith(".dist-info"), name))
+            found = [
+                (name, os.path.join(folder, name))
+                for name in names
+                if name.endswith((".dist-info", ".egg-info"))
+            ]
+        for name, metadata in found:
             key = normalized(name.rpartition(".")[0].partition("-")[0])
             if key not in seen:
                 seen.add(key)
-                yield key, os.path.join(folder, name)
+                yield key, metadata
 
 
 def version(distribution: str) -> str | None:
@@ -76,6 +84,8 @@ def version(distribution: str) -> str | None:
 
 def _version_of(folder: str) -> str | None:
     name = os.path.basename(folder)
+    if name == "EGG-INFO":  # inside `{name}-{version}-py3.x.egg`
+        name = os.path.basename(os.path.dirname(folder))
     parts = name.rpartition(".")[0].split("-")
     if name.endswith(".dist-info") and len(parts) >= 2:
         return parts[1]  # `{name}-{version}.dist-info`, by the wheel specification
@@ -87,7 +97,7 @@ def _version_of(folder: str) -> str | None:
                         return line[len("Version:") :].strip()
                     if not line.strip():
                         break  # the headers end here
-        except OSError:
+        except (OSError, ValueError):  # unreadable, or not UTF-8
             continue
     return parts[1] if len(parts) >= 2 else None
 
@@ -99,7 +109,7 @@ def entry_points(group: str) -> list[EntryPoint]:
         try:
             with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as lines:
                 text = lines.read()
-        except OSError:
+        except (OSError, ValueError):  # none, unreadable, or not UTF-8
             continue
         section = None
         for raw in text.splitlines():

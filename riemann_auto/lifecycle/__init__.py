@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 # Imported at every start-up (for the SIGTERM handler and the fork hooks): what only
 # a sender needs is imported with the first sender.
 _senders: weakref.WeakSet[Sender] | None = None
+_senders_made = unpatched.allocate_lock()  # two first senders at once make one set
 _deadline: float | None = None
 _exiting: int | None = None  # the thread running the exit flush
 _sigterm_pending = False  # a SIGTERM arrived during our own exit flush
@@ -52,6 +53,14 @@ _atexit_registered = False
 _finalizer_pid = 0
 _multiprocessing_child = False  # forked by multiprocessing: SIGTERM keeps its default
 _sigterm_held: set[int] = set()  # threads that blocked SIGTERM across their fork
+# This module is imported by the bootstrap, on the main thread; a forked child's is the
+# thread that forked. Not `threading.main_thread()`: before 3.13 the thread that first
+# imports `threading` becomes its main thread, and riemann-auto may be on another.
+_main_ident = unpatched.get_ident()
+
+
+def on_main_thread() -> bool:
+    return unpatched.get_ident() == _main_ident
 
 
 def register(sender: Sender) -> None:
@@ -60,8 +69,9 @@ def register(sender: Sender) -> None:
 
     from . import celery_pool, uwsgi
 
-    if _senders is None:
-        _senders = weakref.WeakSet()
+    with _senders_made:
+        if _senders is None:
+            _senders = weakref.WeakSet()
     _senders.add(sender)
     celery_pool.watch(run_exit)
     if uwsgi.embedded() is not None:
@@ -237,8 +247,10 @@ def _release_sigterm() -> None:
 
 
 def _after_fork_in_child(keep_queues: bool = False) -> None:
-    global _deadline, _exiting, _sigterm_pending
+    global _deadline, _exiting, _sigterm_pending, _main_ident, _senders_made
     try:
+        _main_ident = unpatched.get_ident()
+        _senders_made = unpatched.allocate_lock()  # another thread may have held it
         _deadline = _exiting = None
         _sigterm_pending = False
         _leave_sigterm_to_multiprocessing()

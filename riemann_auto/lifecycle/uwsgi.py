@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from types import ModuleType
 
 from .. import log
@@ -157,7 +156,9 @@ def on_worker_exit(run_exit: Callable[[], None]) -> None:
     module = embedded()
     if module is None or _exit_hook_pid == os.getpid():
         return
-    if threading.current_thread() is not threading.main_thread():
+    from . import on_main_thread
+
+    if not on_main_thread():
         return
     try:
         if module.worker_id() <= 0:

@@ -79,12 +79,21 @@ def _bootstrap(discover_now: bool) -> None:
     hooks = watcher()
     # Before the program's first third-party module runs: it may replace `socket`'s
     # functions (PySocks, test suites' network guards), which the sender must not use.
-    hooks.on_first_foreign_import(unpatched.take_sockets)
+    # Now if its code runs already (`import riemann_auto.auto`) or gevent or eventlet is in.
+    if discover_now or "gevent" in sys.modules or "eventlet" in sys.modules:
+        unpatched.take_sockets()
+    else:
+        hooks.on_first_foreign_import(unpatched.take_sockets)
     if "--multiprocessing-fork" in sys.argv:
         # A spawned child that loads multiprocessing.pool (to unpickle its target)
         # is a pool worker: `terminate()` must kill it at once (see lifecycle/).
         hooks.when_imported("multiprocessing.pool", lambda _: lifecycle.leave_sigterm_default())
     if settings.targets:
+        if sys.version_info < (3, 12):
+            # Targets are timed through wrapt there, which imports asyncio, and so `threading`:
+            # here, on the main thread, not on whichever thread first imports a target (before
+            # 3.13 the thread that first imports `threading` becomes its main thread).
+            import threading  # noqa: F401
         from . import targets
 
         targets.install(targets.parse_all(settings.targets), _runtime, hooks)

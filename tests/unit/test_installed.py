@@ -45,13 +45,26 @@ def test_the_first_on_sys_path_wins_and_egg_info_without_a_version_is_read(tmp_p
     (second / "legacy.egg-info" / "entry_points.txt").write_text(
         "[riemann_auto.instrumentors]\nlegacy = legacy:Probe.Inner\n"
     )
-    monkeypatch.setattr(sys, "path", [str(first), str(second), str(tmp_path / "missing")])
-    monkeypatch.delitem(sys.modules, "legacy", raising=False)
+    (second / "shop_plugin-0.1.egg-info").mkdir()  # beside a dist-info, pip's is the one
+    (second / "cache-3.0.dist-info").mkdir()
+    (second / "cache-1.0.egg-info").mkdir()
+    (second / "latin-1.0.dist-info").mkdir()  # not UTF-8: skipped, the others still read
+    (second / "latin-1.0.dist-info" / "entry_points.txt").write_bytes(b"[x]\n\xe9t\xe9 = y\n")
+    egg = tmp_path / "Tiny_Tool-4.2-py3.11.egg"  # easy_install's, on the path itself
+    (egg / "EGG-INFO").mkdir(parents=True)
+    (egg / "EGG-INFO" / "entry_points.txt").write_text("[riemann_auto.instrumentors]\ntiny = t:T\n")
+    monkeypatch.setattr(sys, "path", [str(first), str(second), str(egg), str(tmp_path / "no")])
     assert installed.version("shop-plugin") == "2.0"
     assert installed.version("Legacy") == "0.9b1"
+    assert installed.version("cache") == "3.0"
+    assert installed.version("tiny-tool") == "4.2"
     points = installed.entry_points("riemann_auto.instrumentors")
     assert [(e.name, e.value) for e in points] == [
         ("shop", "shop_plugin.probe:ShopInstrumentor [fast]"),
         ("legacy", "legacy:Probe.Inner"),
+        ("tiny", "t:T"),
     ]
-    assert points[1].load().__qualname__ == "Probe.Inner"
+    try:
+        assert points[1].load().__qualname__ == "Probe.Inner"
+    finally:
+        sys.modules.pop("legacy", None)
