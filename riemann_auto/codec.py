@@ -160,7 +160,7 @@ def append_timed(msg: bytearray, static: bytes, micros: int, metric: float) -> N
                 (low & 0x7F) | 0x80, ((low >> 7) & 0x7F) | 0x80, (low >> 14) | 0x80,
                 high_bytes, 0x71, metric, 0x7D, metric,
             )  # fmt: skip
-        except (OverflowError, struct.error):  # beyond float32, or not a float: the slow way
+        except OverflowError:  # beyond float32: the slow way makes metric_f an infinity
             pass
         else:
             head = _heads.get(static)
@@ -205,11 +205,10 @@ def event_prefix(length: int) -> bytes:
 
 def encode_msg(event_bodies: list[bytes]) -> bytes:
     """A `Msg` holding already encoded events (field 6, repeated)."""
-    out = []
+    msg = bytearray()
     for body in event_bodies:
-        out.append(event_prefix(len(body)))
-        out.append(body)
-    return b"".join(out)
+        append_body(msg, body)
+    return bytes(msg)
 
 
 def frame(msg: bytes) -> bytes:

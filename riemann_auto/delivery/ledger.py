@@ -15,12 +15,12 @@ as a broken identity, which the tests check.
 - failed: handed to a transport and not acknowledged: the connection could
   not be made, closed, timed out or answered garbage. Never sent again.
 - rejected: Riemann answered ok=false.
+- pending: queued, or in a batch awaiting its answer.
 
 Beside them, `folded`: the events of calls that were not sent one by one but
 counted in their interval's summary (RIEMANN_AGGREGATE, or a full queue: see
 `summaries.py`). They are not among the produced: the summaries are, events of
 their own (`summaries` counts them), settled like any other.
-- pending: queued, or in a batch awaiting its answer.
 
 Only the sender's thread settles events, under `lock`, which is never held
 across I/O. The application's threads only bump two `itertools.count`s (whose
