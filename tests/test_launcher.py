@@ -273,6 +273,30 @@ def test_the_main_thread_stays_the_main_thread_when_another_one_sets_riemann_aut
         sink.wait_for_count(1, service="calc.ops.add-time")
 
 
+def test_a_program_that_replaces_socket_after_its_first_import_still_has_its_events_sent(
+    sink, tmp_path
+):
+    """The sender takes socket's originals before the program's first third-party module
+    runs (PySocks, a test suite's network guard replace them later): events still go."""
+    (tmp_path / "calc").mkdir()
+    (tmp_path / "calc" / "__init__.py").write_text("")
+    (tmp_path / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
+    code = (
+        "import calc.ops, socket\n"
+        "class Guard(socket.socket):\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        raise RuntimeError('network access is blocked')\n"
+        "socket.socket = Guard\n"
+        "socket.getaddrinfo = Guard\n"
+        "print(calc.ops.add(1, 2))\n"
+    )
+    env = riemann_env(sink.port, RIEMANN_TARGETS="calc.ops:add")
+    result = riemann_run(PYTHON, "-c", code, env=env, cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == "3\n", result.stderr
+    assert result.stderr == ""
+    sink.wait_for_count(1, service="calc.ops.add-time")
+
+
 def test_start_up_imports_nothing_on_the_programs_behalf(sink):
     # shop is not stdlib, so instrumentors have been discovered by then; still,
     # neither Flask nor wrapt is imported until the program needs them: Flask's
