@@ -200,9 +200,31 @@ MEMORY_PROGRAM = textwrap.dedent(
 )
 
 
+QUEUED_PROGRAM = textwrap.dedent(
+    """
+    import sys, time, tracemalloc
+    from benchmarks.bench_app import trivial
+    from riemann_auto.runtime import current
+    from riemann_auto.timing import timed
+    func = timed(trivial, current().probe("trivial"))
+    calls = int(sys.argv[1])
+    func()
+    current().sender.flush(0.05)  # Riemann is away, and the sender knows it
+    tracemalloc.start()
+    for _ in range(calls):
+        func()
+    held, deadline = tracemalloc.get_traced_memory()[0], time.monotonic() + 10
+    while held > calls * 40 and time.monotonic() < deadline:  # until the sender's turn
+        time.sleep(0.01)
+        held = tracemalloc.get_traced_memory()[0]
+    print(held / calls, current().sender.pending())
+    """
+)
+
+
 def memory(quick: bool) -> None:
     """Peak memory after 1M calls with Riemann down: bounded by the queue (and the rest
-    folded into summaries)."""
+    folded into summaries); and what one queued call holds."""
     number = 200_000 if quick else 1_000_000
     env = dict(os.environ, RIEMANN_PORT=str(free_port()), RIEMANN_LOG_LEVEL="ERROR")
     results = {}
@@ -225,6 +247,24 @@ def memory(quick: bool) -> None:
         "MiB",
         plain,
         f"+{timed_ - plain:.1f} MiB; queued {pending:,.0f} (the bound), folded {folded:,.0f}",
+    )
+    calls = 50_000
+    env["RIEMANN_QUEUE_SIZE"] = str(2 * calls)
+    out = subprocess.run(
+        [PYTHON, "-c", QUEUED_PROGRAM, str(calls)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    per_call, pending = float(out[0]), int(out[1])
+    row(
+        "one queued call, Riemann down (tracemalloc)",
+        per_call,
+        "bytes",
+        None,
+        f"{pending:,} queued; goal <= 40",
     )
 
 

@@ -14,9 +14,9 @@ from riemann_auto.delivery.transports import UdpTransport
 from riemann_auto.event import Event
 from riemann_auto.runtime import Runtime
 from riemann_auto.settings import Settings
-from riemann_auto.timing import timed
+from riemann_auto.timing import Timer, timed
 from tests.conftest import calls_counted
-from tests.processes import free_port
+from tests.processes import free_port, wait_until
 from tests.riemann_sink import RiemannSink
 
 
@@ -123,6 +123,49 @@ def test_a_full_queue_folds_calls_into_summaries_in_bounded_memory(make_runtime)
     assert sender.pending() == 1000 and ledger["folded"] == 199_000
     assert ledger["dropped"] == ledger["failed"] == 0 and identity_holds(ledger)
     assert peak < 2 * 1024 * 1024
+
+
+def test_calls_queued_while_riemann_is_away_hold_little_and_arrive_as_recorded(make_runtime):
+    """A queue Riemann cannot take is kept compact (24 bytes a call, not some 150), and
+    gives back every call with its own time, its exception and its attributes."""
+    port = free_port()
+    runtime = make_runtime(port, queue_size=60_000, batch_size=256)
+    sender = runtime.sender
+    op, fail = timed_noop(runtime, "plain"), raising(runtime, "fails")
+    routed = runtime.probe("routed")
+    route = (("http.route", "/users/{id}"),)
+    op()
+    assert sender.flush(0.05) is False  # Riemann is away, the sender knows it
+    calls = 50_000
+    tracemalloc.start()
+    for _ in range(calls):
+        op()
+    try:  # until the sender has had its turn
+        wait_until(lambda: tracemalloc.get_traced_memory()[0] <= calls * 40, "", timeout=10)
+    finally:
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+    assert held <= calls * 40, f"{held / calls:.0f} bytes per queued call"
+    started = time.time()
+    for _ in range(500):
+        fail()
+        with Timer(routed, route):
+            pass
+    ended = time.time()
+    with RiemannSink() as sink:
+        sink.port = port
+        sink.restart()
+        assert sender.flush(10)
+    events = sink.events
+    assert calls_counted(events, "plain-time") == calls + 1
+    assert calls_counted(events, "fails-time") == calls_counted(events, "fails-exceptions") == 500
+    routed_events = [e for e in events if e["service"] == "routed-time"]
+    assert len(routed_events) == 500
+    assert all(e["attributes"].get("http.route") == "/users/{id}" for e in routed_events)
+    times = [e["time_micros"] / 1e6 for e in routed_events]
+    assert times == sorted(times) and started <= times[0] and times[-1] <= ended
+    ledger = sender.ledger()
+    assert ledger["acknowledged"] == ledger["produced"] and ledger["folded"] == 0
 
 
 def test_eight_threads_lose_nothing_while_the_queue_has_room(sink, make_runtime):

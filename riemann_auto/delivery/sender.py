@@ -5,6 +5,10 @@ check and a deque append, no lock, no I/O, nothing that can raise. Everything
 else (building events, encoding, connecting, accounting, logging) happens on
 the `riemann-auto-sender` daemon thread, which batches many events per message.
 
+What the thread cannot send (Riemann away) it moves from the queue into its
+backlog (`backlog.py`), where a call holds 24 bytes, and takes from there first.
+The queue's bound counts both.
+
 A full queue does not lose the call: it is folded into a summary of its
 interval (`summaries.py`), sent as `<name>-time count` and its kin, so that
 Riemann's counts stay exact; with RIEMANN_AGGREGATE every call is. Riemann
@@ -33,6 +37,7 @@ from collections import deque
 
 from .. import lifecycle, log
 from . import unpatched
+from .backlog import Backlog
 from .backoff import Backoff
 from .batch import Batch, events_in
 from .ledger import Ledger
@@ -97,6 +102,8 @@ class Sender:
 
     def _reset(self) -> None:
         self._queue: deque = deque()
+        self._backlog = Backlog()  # older than the queue: what Riemann could not take yet
+        self._room = self._queue_size  # what the queue may hold beside the backlog
         self._reports: list = []  # riemann-auto's own events, sent ahead of the queue
         self._taken = 0  # queue items taken into batches, ever
         # (items to take, summaries to make, a held lock released when they were)
@@ -149,7 +156,7 @@ class Sender:
         interval's summary (a plain event, which has none, is dropped and counted)."""
         queue = self._queue
         size = len(queue)
-        if size < self._queue_size:
+        if size < self._room:
             queue.append(item)
             if not self._running:
                 self._start()
@@ -174,8 +181,16 @@ class Sender:
         done = unpatched.allocate_lock()
         done.acquire()
         self._summary_now = True  # and what was folded so far
-        with self._lock:  # everything taken from the queue so far, plus what is in it now
-            self._flushes.append((self._taken + len(self._queue), self._summary_takes + 1, done))
+        # Everything taken from the queue so far, plus what waits in it now: read
+        # under the ledger's lock, which taking and moving items hold.
+        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
+        try:
+            target = self._taken + self.pending()
+        finally:
+            if got:
+                self._ledger.lock.release()
+        with self._lock:
+            self._flushes.append((target, self._summary_takes + 1, done))
         self._notify()
         if done.acquire(timeout=max(timeout, 0.0)):
             return True
@@ -183,8 +198,8 @@ class Sender:
         return done.acquire(blocking=False)
 
     def pending(self) -> int:
-        """Items waiting in the queue."""
-        return len(self._queue)
+        """Items waiting in the queue (its backlog included)."""
+        return len(self._backlog) + len(self._queue)
 
     def ledger(self) -> dict[str, int]:
         """The ledger in events: produced, acknowledged, dropped, failed, rejected,
@@ -192,7 +207,7 @@ class Sender:
         among the produced). Closed, and final, once the exit flush is done."""
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
         try:
-            queued = sum(map(events_in, list(self._queue)))
+            queued = self._backlog.events + sum(map(events_in, list(self._queue)))
             queued += self._waiting_ahead()
             return self._ledger.counts(queued, self._summaries.folded())
         finally:
@@ -291,7 +306,7 @@ class Sender:
         before = self.ledger()
         overflow_before = self._ledger.overflows()
         got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
-        self._exit_mark = self._taken + len(self._queue)
+        self._exit_mark = self._taken + self.pending()
         self._exit_deadline = deadline
         self._closing = True
         if got:
@@ -328,6 +343,10 @@ class Sender:
         self._reports, self._health_events, self._summary_events = [], [], []
         before_mark = max(self._exit_mark - self._taken, 0)
         late = 0
+        backlog = self._backlog.items()
+        self._backlog.clear()
+        items += backlog
+        before_mark = max(before_mark - len(backlog), 0)
         for _ in range(len(queue)):  # a thread still recording must not keep this going
             item = queue.popleft()
             items.append(item)
@@ -354,6 +373,7 @@ class Sender:
                 self._report_health()
                 self._pump(whole_batches_only=woken and not self._flushes)
                 if not self._closing:
+                    self._move_to_backlog()
                     self._tick()
             except Exception as exc:  # a bug here must not kill the thread
                 log.debug(f"sender error: {exc!r}")
@@ -377,7 +397,7 @@ class Sender:
         due = min(self._next_review, self._next_health)
         if self._aggregate or self._ledger.overflows() != self._overflows_summarized:
             due = min(due, self._next_summary)
-        if self._queue or self._waiting_ahead():
+        if self.pending() or self._waiting_ahead():
             due = min(due, time.monotonic() + self._flush_interval)
         elif self._flushes:
             due = time.monotonic()
@@ -409,13 +429,13 @@ class Sender:
 
     def _pump(self, whole_batches_only: bool = False) -> None:
         while not self._closing and not self._backoff.waiting(time.monotonic()):
-            if whole_batches_only and len(self._queue) < self._wake_at:
+            if whole_batches_only and self.pending() < self._wake_at:
                 break
-            if not (self._queue or self._waiting_ahead()):
+            if not (self.pending() or self._waiting_ahead()):
                 break
             if self._open() is not None:
                 break
-            batch = self._take(len(self._queue))
+            batch = self._take(self.pending())
             if batch is None:
                 break
             self._deliver(batch)
@@ -457,24 +477,38 @@ class Sender:
                 room = max(self._batch_size - len(items), 0)
                 items += waiting[:room]
                 del waiting[:room]
-            size = len(items)  # events all: one each
-            room = self._batch_size - size
-            taken = 0
+            room = self._batch_size - len(items)  # events all: one each
+            backlog = self._backlog
+            taken, room = backlog.take(items, most, room)  # older than the queue
+            if taken:
+                self._room = self._queue_size - len(backlog)
+            if backlog:  # the batch is full: the queue waits behind what is older
+                most = taken
             popleft = queue.popleft
             while taken < most and queue:
                 events = events_in(queue[0])
-                if events > room and (items or taken):
+                if events > room and items:
                     break
                 items.append(popleft())
                 room -= events
-                size += events
                 taken += 1
+            size = self._batch_size - room
             if not items:
                 return None
             batch = Batch(items, offset, size)
             ledger.taken += batch.size
             self._taken += taken
         return batch
+
+    def _move_to_backlog(self) -> None:
+        """A queue left holding a batch or more (the sender could not send it) moved to
+        the backlog, where a call holds 24 bytes instead of some 150."""
+        if len(self._queue) < self._wake_at:
+            return
+        with self._ledger.lock:
+            if self._ledger.final is None:
+                self._backlog.absorb(self._queue, len(self._queue))
+                self._room = self._queue_size - len(self._backlog)
 
     def _open(self, deadline: float | None = None) -> Exception | None:
         """Have the transport ready to write a batch; the failure if it is not.
@@ -538,7 +572,7 @@ class Sender:
             return
         self._next_health = time.monotonic() + health.interval
         try:
-            events = health.events(len(self._queue))
+            events = health.events(self.pending())
         except Exception as exc:
             log.debug(f"health readings failed: {exc!r}")
             return
@@ -610,7 +644,7 @@ class Sender:
         are not this process's. With `keep_queue`, what the parent queued is
         delivered from here (uWSGI's first worker: its master never sends)."""
         transport = self._transport
-        kept = list(self._queue) if keep_queue else []
+        kept = [*self._backlog.items(), *self._queue] if keep_queue else []
         self._reset()
         if transport is not None:
             transport.forget()

@@ -115,6 +115,15 @@ def _noting_mount(original):
     return handle
 
 
+def _marked_coroutine_function(func):
+    """`func`, which returns a coroutine, shown to `inspect` as a coroutine function
+    (3.12 and later; before, only its result says it)."""
+    import inspect
+
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    return func if mark is None else mark(func)
+
+
 def _effective_path(scope, route) -> str | None:
     """Newer FastAPI's full template for a route of an included router, if any."""
     fastapi = scope.get("fastapi")
@@ -176,13 +185,15 @@ class _RouteTimer:
         error_of = self.error_of
         http_exception = self._http_exception
 
-        async def handle(self, scope, receive, send):
+        def handle(self, scope, receive, send):
+            # Not a coroutine function: what it does not time it hands on
+            # without a frame of its own in the request's await chain.
             if scope.get(_TIMING) is self or scope["type"] != "http":
-                return await call(self, scope, receive, send)
+                return call(self, scope, receive, send)
             method = scope["method"]
             methods = self.methods
             if methods and method not in methods:  # a 405 answer, no endpoint runs
-                return await call(self, scope, receive, send)
+                return call(self, scope, receive, send)
             mounted = scope.get(_MOUNTED)
             effective = _effective_path(scope, self) if "fastapi" in scope else None
             if mounted is None and effective is None:
@@ -190,8 +201,10 @@ class _RouteTimer:
             else:
                 probe = probes.get_at(self, (mounted, effective))
             if probe is None:
-                return await call(self, scope, receive, send)
+                return call(self, scope, receive, send)
+            return timed(self, scope, receive, send, probe, method)
 
+        async def timed(self, scope, receive, send, probe, method):
             status = 0
             error = None
             end = 0
@@ -245,4 +258,4 @@ class _RouteTimer:
             record((probe, end - start, end, error, http_attributes(method, status or 500)))
 
         handle.__wrapped__ = original
-        return handle
+        return _marked_coroutine_function(handle)
