@@ -168,6 +168,19 @@ def test_calls_queued_while_riemann_is_away_hold_little_and_arrive_as_recorded(m
     assert ledger["acknowledged"] == ledger["produced"] and ledger["folded"] == 0
 
 
+def test_the_queue_and_its_backlog_never_hold_more_than_the_queue_size(make_runtime):
+    runtime = make_runtime(free_port(), queue_size=100_000)
+    sender, op = runtime.sender, timed_noop(runtime)
+    most = 0
+    for _ in range(1000):  # while the sender moves what Riemann cannot take
+        for _ in range(1000):
+            op()
+        most = max(most, sender.pending())
+    ledger = sender.ledger()
+    assert most <= 100_000 and ledger["folded"] == 1_000_000 - sender.pending()
+    assert identity_holds(ledger)
+
+
 def test_eight_threads_lose_nothing_while_the_queue_has_room(sink, make_runtime):
     runtime = make_runtime(sink.port, queue_size=100_000)
     ops = [timed_noop(runtime, f"t{i}") for i in range(8)]

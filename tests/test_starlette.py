@@ -5,10 +5,11 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import subprocess
 
 import pytest
 
-from tests.conftest import BIN, riemann_env
+from tests.conftest import BIN, PYTHON, riemann_env, riemann_run
 from tests.processes import Server, free_port
 
 
@@ -238,3 +239,49 @@ def test_gunicorn_with_uvicorn_workers_every_worker_reports(sink):
         server.wait_for("Application startup complete", 2)
         requests = server.serve_every_worker("/users")
     assert len(sink.services("list_users-time")) == requests
+
+
+SURFACE = """
+import asyncio, inspect, sys
+from fastapi.routing import APIRoute
+from starlette.routing import Route
+
+async def endpoint(request):
+    return None
+
+def seen(route):
+    handle = type(route).handle
+    shown = {"asyncio": asyncio.iscoroutinefunction(handle)}
+    if sys.version_info >= (3, 12):  # before, inspect reads the code's flags only
+        shown["inspect"] = inspect.iscoroutinefunction(handle)
+    async def receive():
+        return {"type": "http.request"}
+    async def send(message):
+        pass
+    for scope in ({"type": "http"}, {"type": "http", "method": 7}, {}):
+        try:
+            pending = route.handle(scope, receive, send)
+        except Exception as exc:
+            shown[repr(scope)] = "at the call: " + repr(exc)
+            continue
+        try:
+            asyncio.run(pending)
+            shown[repr(scope)] = "ran"
+        except Exception as exc:
+            shown[repr(scope)] = "at the await: " + type(exc).__name__
+    return shown
+
+print(seen(Route("/r", endpoint)))
+print(seen(APIRoute("/a", endpoint)))
+"""
+
+
+def test_a_route_handle_looks_and_fails_as_the_original(sink):
+    """What a program sees of the timed `handle`: a coroutine function, and a scope it
+    cannot serve failing where and how it fails bare."""
+    env = riemann_env(sink.port)
+    bare = subprocess.run([PYTHON, "-c", SURFACE], env=env, capture_output=True, text=True)
+    ours = riemann_run(PYTHON, "-c", SURFACE, env=env)
+    assert bare.returncode == 0, bare.stderr
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, bare.stdout, ""), ours.stderr
+    assert "True" in bare.stdout and "at the await" in bare.stdout

@@ -54,9 +54,9 @@ if TYPE_CHECKING:
 # How often the calls a full queue folded are sent as summaries, without RIEMANN_AGGREGATE.
 OVERFLOW_INTERVAL = 1.0
 
-# Holding the ledger's lock is a matter of microseconds (it is never held
-# across I/O); this only bounds the wait if a signal handler interrupted a
-# thread that held it.
+# Holding the ledger's lock is a matter of microseconds, a millisecond at most
+# (it is never held across I/O); this only bounds the wait if a signal handler
+# interrupted a thread that held it.
 LEDGER_WAIT = 1.0
 
 
@@ -502,13 +502,25 @@ class Sender:
 
     def _move_to_backlog(self) -> None:
         """A queue left holding a batch or more (the sender could not send it) moved to
-        the backlog, where a call holds 24 bytes instead of some 150."""
-        if len(self._queue) < self._wake_at:
+        the backlog, where a call holds 24 bytes instead of some 150.
+
+        In steps of a thousand, each under the ledger's lock, which readers on the
+        program's threads wait for; the queue's room shrinks first, so that the
+        queue and the backlog never hold more than RIEMANN_QUEUE_SIZE together."""
+        queue, backlog = self._queue, self._backlog
+        if len(queue) < self._wake_at:
             return
-        with self._ledger.lock:
-            if self._ledger.final is None:
-                self._backlog.absorb(self._queue, len(self._queue))
-                self._room = self._queue_size - len(self._backlog)
+        left = len(queue)  # what is there now: a program recording on may not keep this going
+        self._room = self._queue_size - len(backlog) - left
+        while left:
+            with self._ledger.lock:
+                # From the exit on, what is queued is the exit's to count.
+                if self._closing or self._ledger.final is not None:
+                    return
+                step = min(left, 1000)
+                backlog.absorb(queue, step)
+                left -= step
+        self._room = self._queue_size - len(backlog)
 
     def _open(self, deadline: float | None = None) -> Exception | None:
         """Have the transport ready to write a batch; the failure if it is not.

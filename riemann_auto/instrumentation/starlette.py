@@ -116,12 +116,17 @@ def _noting_mount(original):
 
 
 def _marked_coroutine_function(func):
-    """`func`, which returns a coroutine, shown to `inspect` as a coroutine function
-    (3.12 and later; before, only its result says it)."""
+    """`func`, which returns a coroutine, shown as a coroutine function: to `inspect`
+    from 3.12 on, before to `asyncio.iscoroutinefunction` (as asgiref marks its own)."""
     import inspect
 
     mark = getattr(inspect, "markcoroutinefunction", None)
-    return func if mark is None else mark(func)
+    if mark is not None:
+        return mark(func)
+    import asyncio.coroutines
+
+    func._is_coroutine = asyncio.coroutines._is_coroutine
+    return func
 
 
 def _effective_path(scope, route) -> str | None:
@@ -187,20 +192,25 @@ class _RouteTimer:
 
         def handle(self, scope, receive, send):
             # Not a coroutine function: what it does not time it hands on
-            # without a frame of its own in the request's await chain.
-            if scope.get(_TIMING) is self or scope["type"] != "http":
-                return call(self, scope, receive, send)
-            method = scope["method"]
-            methods = self.methods
-            if methods and method not in methods:  # a 405 answer, no endpoint runs
-                return call(self, scope, receive, send)
-            mounted = scope.get(_MOUNTED)
-            effective = _effective_path(scope, self) if "fastapi" in scope else None
-            if mounted is None and effective is None:
-                probe = probes.get(self)
-            else:
-                probe = probes.get_at(self, (mounted, effective))
-            if probe is None:
+            # without a frame of its own in the request's await chain. Nothing
+            # here may raise: what a bad scope raises, the original raises.
+            method = None
+            try:
+                if scope.get(_TIMING) is self or scope.get("type") != "http":
+                    return call(self, scope, receive, send)
+                method = scope.get("method")
+                methods = self.methods
+                if methods and method not in methods:  # a 405 answer, no endpoint runs
+                    return call(self, scope, receive, send)
+                mounted = scope.get(_MOUNTED)
+                effective = _effective_path(scope, self) if "fastapi" in scope else None
+                if mounted is None and effective is None:
+                    probe = probes.get(self)
+                else:
+                    probe = probes.get_at(self, (mounted, effective))
+            except Exception:
+                probe = None
+            if probe is None or type(method) is not str:
                 return call(self, scope, receive, send)
             return timed(self, scope, receive, send, probe, method)
 
