@@ -4,7 +4,6 @@ start-up, and Flask instrumented over bare. Run through benchmarks/run.py.
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import statistics
@@ -227,17 +226,17 @@ def memory(quick: bool) -> None:
     folded into summaries); and what one queued call holds."""
     number = 200_000 if quick else 1_000_000
     env = dict(os.environ, RIEMANN_PORT=str(free_port()), RIEMANN_LOG_LEVEL="ERROR")
+
+    def printed(code: str, *args: str) -> list[str]:
+        run = subprocess.run([PYTHON, "-c", code, *args], env=env, cwd=ROOT, capture_output=True)
+        run.check_returncode()
+        return run.stdout.decode().split()
+
     results = {}
     for kind in ("plain", "timed"):
-        out = subprocess.run(
-            [PYTHON, "-c", peak_mib_code(MEMORY_PROGRAM), kind, str(number)],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        results[kind] = [float(v) for v in out]
+        results[kind] = [
+            float(v) for v in printed(peak_mib_code(MEMORY_PROGRAM), kind, str(number))
+        ]
     (_, _, plain), (pending, folded, timed_) = results["plain"], results["timed"]
     print(f"peak memory after {number:,} calls with Riemann down (VmHWM)")
     row("plain calls (baseline)", plain, "MiB", plain)
@@ -250,14 +249,7 @@ def memory(quick: bool) -> None:
     )
     calls = 50_000
     env["RIEMANN_QUEUE_SIZE"] = str(2 * calls)
-    out = subprocess.run(
-        [PYTHON, "-c", QUEUED_PROGRAM, str(calls)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    out = printed(QUEUED_PROGRAM, str(calls))
     per_call, pending = float(out[0]), int(out[1])
     row(
         "one queued call, Riemann down (tracemalloc)",
@@ -268,29 +260,37 @@ def memory(quick: bool) -> None:
     )
 
 
-def _median_ms(command: list[str], runs: int, env, cwd: str) -> float:
-    run = functools.partial(subprocess.run, env=env, cwd=cwd, check=True, capture_output=True)
-    run(command)  # bytecode written, files in the page cache
-    times = []
-    for _ in range(runs):
+def _medians_ms(commands: dict[str, tuple[list[str], dict]], runs: int, cwd: str):
+    """Median wall time (ms) of each command, run in rounds of all of them in random
+    order: this machine's drift then moves every command alike, not some more."""
+    import random
+
+    def run(label: str) -> float:
+        command, env = commands[label]
         started = time.perf_counter()
-        run(command)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for label in commands:
+        run(label)  # bytecode written, files in the page cache
+    for _ in range(runs):
+        for label in random.sample(list(commands), len(commands)):
+            times[label].append(run(label))
+    return {label: statistics.median(spent) * 1000 for label, spent in times.items()}
 
 
-def _startup(python: str, launcher: list[str], code: str, runs: int, env, cwd: str):
-    """Median wall time (ms) of `[launcher] python -c code`, and the program's peak RSS (MiB)."""
-    wall = _median_ms([*launcher, python, "-c", code], runs, env, cwd)
+def _peak_mib(command: list[str], code: str, env, cwd: str) -> float:
+    """The peak RSS (MiB) of `command -c code`."""
     out = subprocess.run(
-        [*launcher, python, "-c", peak_mib_code(code)],
+        [*command, "-c", peak_mib_code(code)],
         env=env,
         cwd=cwd,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return wall, float(out.split()[-1])
+    return float(out.split()[-1])
 
 
 def _installed() -> str:
@@ -318,46 +318,54 @@ def startup(quick: bool) -> None:
     """
     runs = 11 if quick else 31
     bin_dir = _installed()
-    python, launcher = os.path.join(bin_dir, "python"), [os.path.join(bin_dir, "riemann-run")]
+    python, launcher = os.path.join(bin_dir, "python"), os.path.join(bin_dir, "riemann-run")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    print(f"start-up (median of {runs} runs each; peak RSS of the program, VmHWM)")
+    targeted = dict(env, RIEMANN_TARGETS="shop.db:query")
+    print(f"start-up (median of {runs} rounds, each command once a round in random order;")
+    print("peak RSS of the program, VmHWM)")
+    # label: (command, environment, program, the bare run it is measured against, goal)
+    runs_of = {
+        "python -c pass": ([python], env, "pass", None, ""),
+        "riemann-run python -c pass": ([launcher, python], env, "pass", "python -c pass", 10),
+        "riemann-run python -c pass, a target": (
+            [launcher, python],
+            targeted,
+            "pass",
+            "python -c pass",
+            None,
+        ),
+        "python -c 'import flask'": ([python], env, "import flask", None, ""),
+        "riemann-run python -c 'import flask', a target": (
+            [launcher, python],
+            targeted,
+            "import flask",
+            "python -c 'import flask'",
+            15,
+        ),
+    }
     with tempfile.TemporaryDirectory() as program:
         os.makedirs(os.path.join(program, "shop"))
         for name, text in (("__init__.py", ""), ("db.py", "def query():\n    return 1\n")):
             with open(os.path.join(program, "shop", name), "w") as file:
                 file.write(text)
-        bare = {}
-        for label, code, targets, goal in (
-            ("python -c pass", "pass", "", " (goal +10 ms)"),
-            ("python -c pass, a target", "pass", "shop.db:query", ""),
-            (
-                "python -c 'import flask', a target",
-                "import flask",
-                "shop.db:query",
-                " (goal +15 ms)",
-            ),
-        ):
-            if code not in bare:
-                bare[code] = _startup(python, [], code, runs, env, program)
-                row(
-                    f"python -c {code!r}",
-                    bare[code][0],
-                    "ms",
-                    bare[code][0],
-                    f"{bare[code][1]:.1f} MiB peak",
-                )
-            bare_ms, bare_mib = bare[code]
-            ours_env = dict(env, RIEMANN_TARGETS=targets)
-            ours_ms, ours_mib = _startup(python, launcher, code, runs, ours_env, program)
-            row(
-                f"riemann-run {label}",
-                ours_ms,
-                "ms",
-                bare_ms,
-                f"+{ours_ms - bare_ms:.1f} ms{goal}, +{ours_mib - bare_mib:.1f} MiB peak",
-            )
-        itself = _median_ms([*launcher, "true"], runs, env, program)
-        row("riemann-run true: the launcher alone, a Python start", itself, "ms")
+        commands = {
+            label: ([*command, "-c", code], environment)
+            for label, (command, environment, code, _, _) in runs_of.items()
+        }
+        commands["riemann-run true"] = ([launcher, "true"], env)
+        medians = _medians_ms(commands, runs, program)
+        peaks = {
+            label: _peak_mib(command, code, environment, program)
+            for label, (command, environment, code, _, _) in runs_of.items()
+        }
+    for label, (_, _, _, against, goal) in runs_of.items():
+        ms, mib = medians[label], peaks[label]
+        if against is None:
+            row(label, ms, "ms", ms, f"{mib:.1f} MiB peak")
+            continue
+        over = f"+{ms - medians[against]:.1f} ms" + (f" (goal +{goal} ms)" if goal else "")
+        row(label, ms, "ms", medians[against], f"{over}, +{mib - peaks[against]:.1f} MiB peak")
+    row("riemann-run true: the launcher alone, a Python start", medians["riemann-run true"], "ms")
 
 
 def flask_in_process(quick: bool) -> None:

@@ -226,6 +226,27 @@ _START_UP_EXTRAS |= {"importlib", "importlib._bootstrap", "importlib._bootstrap_
 _START_UP_EXTRAS |= {"importlib.machinery", "example_instrumentor"}  # the test plugin
 
 
+def test_an_instrumentor_is_imported_only_with_its_library(sink):
+    """Each instrumentor's file costs a start-up a fraction of a millisecond: a program
+    importing Flask loads Flask's, none of the other dozen; sqlite3 brings its own later."""
+    code = (
+        "import sys\n"
+        "def ours():\n"
+        "    return ' '.join(sorted(m.rpartition('.')[2] for m in sys.modules\n"
+        "                           if m.startswith('riemann_auto.instrumentation.')))\n"
+        "import flask\n"
+        "print(ours())\n"
+        "import sqlite3\n"
+        "print(ours())\n"
+    )
+    result = riemann_run(PYTHON, "-c", code, env=riemann_env(sink.port))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.splitlines() == [
+        "flask http installed",
+        "client flask http installed sql sqlite",
+    ]
+
+
 # A target before 3.12 brings `threading` at start-up (see the next test).
 @pytest.mark.parametrize(("program", "targets"), [("pass", ""), ("import flask", "shop.db:query")])
 def test_start_up_loads_only_riemann_auto_beside_what_the_program_loads(sink, program, targets):

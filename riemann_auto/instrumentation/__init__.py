@@ -171,35 +171,61 @@ def unsupported_reason(instrumentor: Instrumentor) -> str | None:
     return None
 
 
-def discover(disabled: frozenset[str]) -> list[Instrumentor]:
-    """Every installed instrumentor that RIEMANN_DISABLED_INSTRUMENTATIONS leaves on."""
-    from .installed import entry_points
+# The module whose import triggers each of riemann-auto's own instrumentors, by entry
+# point: the instrumentor's file is imported only then, not at start-up (a dozen of
+# them cost a program ~5 ms to import). Their classes' `module` says the same (a test
+# checks); a plugin's class is loaded at once, to read its `module`.
+BUILT_IN_TRIGGERS = {
+    "riemann_auto.instrumentation.flask:FlaskInstrumentor": "flask",
+    "riemann_auto.instrumentation.django:DjangoInstrumentor": "django.core.handlers.base",
+    "riemann_auto.instrumentation.celery:CeleryInstrumentor": "celery",
+    "riemann_auto.instrumentation.starlette:StarletteInstrumentor": "starlette.routing",
+    "riemann_auto.instrumentation.sqlite:SqliteInstrumentor": "sqlite3",
+    "riemann_auto.instrumentation.postgresql:Psycopg2Instrumentor": "psycopg2",
+    "riemann_auto.instrumentation.postgresql:PsycopgInstrumentor": "psycopg",
+    "riemann_auto.instrumentation.postgresql_asyncpg:AsyncpgInstrumentor": "asyncpg",
+    "riemann_auto.instrumentation.redis:RedisInstrumentor": "redis",
+    "riemann_auto.instrumentation.http_urllib3:Urllib3Instrumentor": "urllib3",
+    "riemann_auto.instrumentation.http_urllib:UrllibInstrumentor": "urllib.request",
+    "riemann_auto.instrumentation.http_httpx:HttpxInstrumentor": "httpx",
+    "riemann_auto.instrumentation.http_aiohttp:AiohttpInstrumentor": "aiohttp",
+}
 
-    found = []
-    for entry_point in entry_points(ENTRY_POINT_GROUP):
-        if entry_point.name.lower() in disabled:
-            continue
-        try:
-            instrumentor = entry_point.load()()
-        except Exception as exc:
-            log.warn(
-                f"instrumentor {entry_point.name!r} ({entry_point.value}) failed to load: {exc!r}"
-            )
-            continue
-        if not instrumentor.name:
-            instrumentor.name = entry_point.name
-        if instrumentor.names() & disabled:
-            continue
-        found.append(instrumentor)
-    return found
+
+def load(entry_point, disabled: frozenset[str]) -> Instrumentor | None:
+    """The entry point's instrumentor, unless it fails to load (said in one line) or
+    RIEMANN_DISABLED_INSTRUMENTATIONS names it."""
+    try:
+        instrumentor = entry_point.load()()
+    except Exception as exc:
+        log.warn(f"instrumentor {entry_point.name!r} ({entry_point.value}) failed to load: {exc!r}")
+        return None
+    if not instrumentor.name:
+        instrumentor.name = entry_point.name
+    return None if instrumentor.names() & disabled else instrumentor
 
 
 def install(
     watcher: ImportWatcher, runtime: Callable[[], Runtime], disabled: frozenset[str]
 ) -> None:
-    """Activate each discovered instrumentor when its library is imported."""
-    for instrumentor in discover(disabled):
-        watcher.when_imported(
-            instrumentor.module,
-            lambda module, instrumentor=instrumentor: instrumentor.instrument(runtime()),
-        )
+    """Activate each installed instrumentor that RIEMANN_DISABLED_INSTRUMENTATIONS leaves
+    on when its library is imported."""
+    from .installed import entry_points
+
+    def when_imported(instrumentor: Instrumentor | None) -> None:
+        if instrumentor is not None:
+            watcher.when_imported(instrumentor.module, lambda _: instrumentor.instrument(runtime()))
+
+    def load_and_instrument(entry_point) -> None:  # its module was just imported
+        instrumentor = load(entry_point, disabled)
+        if instrumentor is not None:
+            instrumentor.instrument(runtime())
+
+    for entry_point in entry_points(ENTRY_POINT_GROUP):
+        if entry_point.name.lower() in disabled:
+            continue
+        trigger = BUILT_IN_TRIGGERS.get(entry_point.value)
+        if trigger is None:
+            when_imported(load(entry_point, disabled))
+        else:
+            watcher.when_imported(trigger, lambda _, point=entry_point: load_and_instrument(point))
