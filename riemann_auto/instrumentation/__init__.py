@@ -3,7 +3,8 @@
 A package adds one by declaring, in the `riemann_auto.instrumentors` entry
 point group, a class like the built-in ones (flask.py is the model): its
 module must not import the library. riemann-auto loads the class, waits for
-the library's module to be imported, then calls `instrument`, which checks
+the library's module to be imported (its own instrumentors it loads only
+then: `BUILT_IN_TRIGGERS`), then calls `instrument`, which checks
 the installed version against `supported` before any of the subclass's code
 runs. The subclass's `_instrument` lists what it replaces, each through
 `_patch`; `uninstrument` puts it all back.
