@@ -37,3 +37,11 @@ def trivial() -> None:
 def trivial_in_place() -> None:
     """`trivial` again, with a code object of its own to time through sys.monitoring."""
     return None
+
+
+def fresh_trivial(name: str):
+    """`trivial` with a code object of its own, named `name`: sys.monitoring times a code
+    object for one probe, and a benchmark's runtime is not the last one's."""
+    namespace: dict = {}
+    exec(f"def {name}():\n    return None\n", namespace)
+    return namespace[name]

@@ -251,9 +251,11 @@ async def endpoint(request):
 
 def seen(route):
     handle = type(route).handle
-    shown = {"asyncio": asyncio.iscoroutinefunction(handle)}
-    if sys.version_info >= (3, 12):  # before, inspect reads the code's flags only
-        shown["inspect"] = inspect.iscoroutinefunction(handle)
+    # Before 3.12 inspect reads the code's flags only; from 3.14 asyncio's is deprecated.
+    if sys.version_info >= (3, 12):
+        shown = {"coroutine function": inspect.iscoroutinefunction(handle)}
+    else:
+        shown = {"coroutine function": asyncio.iscoroutinefunction(handle)}
     async def receive():
         return {"type": "http.request"}
     async def send(message):
