@@ -260,16 +260,22 @@ def test_start_up_loads_only_riemann_auto_beside_what_the_program_loads(sink, pr
     assert ours.stderr == ""
 
 
+@pytest.fixture
+def calc(tmp_path):
+    """A folder holding the package `calc`, whose `calc.ops.add` a program can target."""
+    (tmp_path / "calc").mkdir()
+    (tmp_path / "calc" / "__init__.py").write_text("")
+    (tmp_path / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
+    return tmp_path
+
+
 @pytest.mark.parametrize("targets", ["", "calc.ops:add"])
 def test_the_main_thread_stays_the_main_thread_when_another_one_sets_riemann_auto_off(
-    sink, tmp_path, targets
+    sink, calc, targets
 ):
     """Before 3.13 the thread that first imports `threading` becomes `main_thread()`: our
     runtime, built on the thread that first imports a third-party module or a target, must
     not be the one that imports it (asyncio's and the program's idea of the main thread)."""
-    (tmp_path / "calc").mkdir()
-    (tmp_path / "calc" / "__init__.py").write_text("")
-    (tmp_path / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
     code = (
         "import _thread\n"
         "done = _thread.allocate_lock()\n"
@@ -285,23 +291,18 @@ def test_the_main_thread_stays_the_main_thread_when_another_one_sets_riemann_aut
         "print(main.ident == _thread.get_ident(), threading.current_thread().name)\n"
     )
     env = riemann_env(sink.port, RIEMANN_TARGETS=targets)  # none: health's runtime, built there
-    bare = subprocess.run(
-        [PYTHON, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
-    result = riemann_run(PYTHON, "-c", code, env=env, cwd=tmp_path)
+    bare = subprocess.run([PYTHON, "-c", code], env=env, cwd=calc, capture_output=True, text=True)
+    result = riemann_run(PYTHON, "-c", code, env=env, cwd=calc)
     assert bare.stdout == result.stdout == "True MainThread\n", result.stderr
     if targets:
         sink.wait_for_count(1, service="calc.ops.add-time")
 
 
 def test_a_program_that_replaces_socket_after_its_first_import_still_has_its_events_sent(
-    sink, tmp_path
+    sink, calc
 ):
     """The sender takes socket's originals before the program's first third-party module
     runs (PySocks, a test suite's network guard replace them later): events still go."""
-    (tmp_path / "calc").mkdir()
-    (tmp_path / "calc" / "__init__.py").write_text("")
-    (tmp_path / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
     code = (
         "import calc.ops, socket\n"
         "class Guard(socket.socket):\n"
@@ -312,7 +313,7 @@ def test_a_program_that_replaces_socket_after_its_first_import_still_has_its_eve
         "print(calc.ops.add(1, 2))\n"
     )
     env = riemann_env(sink.port, RIEMANN_TARGETS="calc.ops:add")
-    result = riemann_run(PYTHON, "-c", code, env=env, cwd=tmp_path)
+    result = riemann_run(PYTHON, "-c", code, env=env, cwd=calc)
     assert result.returncode == 0 and result.stdout == "3\n", result.stderr
     assert result.stderr == ""
     sink.wait_for_count(1, service="calc.ops.add-time")
