@@ -84,11 +84,7 @@ class Backlog:
         calls, head = self._calls, self._head
         stream = calls[head]
         self._head = head + 3
-        if stream == _OBJECT:
-            item = self._objects.popleft()
-        else:
-            probe, extra = self._streams[stream]
-            item = (probe, calls[head + 1], calls[head + 2], None, extra)
+        item = self._objects.popleft() if stream == _OBJECT else self._call(head)
         self.events -= events_in(item)
         if self._head == len(calls):
             self.clear()
@@ -101,14 +97,15 @@ class Backlog:
         """Every item, oldest first, the backlog left as it was."""
         out = []
         calls, objects = self._calls, iter(self._objects)
-        for i in range(self._head, len(calls), 3):
-            stream = calls[i]
-            if stream == _OBJECT:
-                out.append(next(objects))
-            else:
-                probe, extra = self._streams[stream]
-                out.append((probe, calls[i + 1], calls[i + 2], None, extra))
+        for slot in range(self._head, len(calls), 3):
+            out.append(next(objects) if calls[slot] == _OBJECT else self._call(slot))
         return out
+
+    def _call(self, slot: int) -> tuple:
+        """The record of the call whose three int64s start at `slot`."""
+        calls = self._calls
+        probe, extra = self._streams[calls[slot]]
+        return (probe, calls[slot + 1], calls[slot + 2], None, extra)
 
     def clear(self) -> None:
         """Empty, its stream table too: a probe it held may go."""

@@ -36,6 +36,28 @@ from . import unpatched
 
 FATES = ("acknowledged", "dropped", "failed", "rejected")
 
+# Holding the ledger's lock is a matter of microseconds, a millisecond at most
+# (it is never held across I/O); this only bounds the wait if a signal handler
+# interrupted a thread that held it.
+WAIT = 1.0
+
+
+class _Held:
+    """The ledger's lock for a `with` block, waited for at most WAIT seconds; past
+    that the block runs without it, rather than a signal handler deadlocking."""
+
+    __slots__ = ("_lock", "_got")
+
+    def __init__(self, lock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._got = self._lock.acquire(timeout=WAIT)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._got:
+            self._lock.release()
+
 
 class Ledger:
     def __init__(self) -> None:
@@ -52,6 +74,10 @@ class Ledger:
         self.drop_at_door = self._door.__next__  # bound once: the record path calls it
         self._overflow = itertools.count()
         self.overflow_at_door = self._overflow.__next__
+
+    def held(self) -> _Held:
+        """The lock, for readers that may run in a signal handler (see `_Held`)."""
+        return _Held(self.lock)
 
     def door_drops(self) -> int:
         """Events dropped by `Sender.record` so far."""

@@ -54,11 +54,6 @@ if TYPE_CHECKING:
 # How often the calls a full queue folded are sent as summaries, without RIEMANN_AGGREGATE.
 OVERFLOW_INTERVAL = 1.0
 
-# Holding the ledger's lock is a matter of microseconds, a millisecond at most
-# (it is never held across I/O); this only bounds the wait if a signal handler
-# interrupted a thread that held it.
-LEDGER_WAIT = 1.0
-
 
 class Sender:
     """A bounded queue drained by a background thread into a `Transport`.
@@ -183,12 +178,8 @@ class Sender:
         self._summary_now = True  # and what was folded so far
         # Everything taken from the queue so far, plus what waits in it now: read
         # under the ledger's lock, which taking and moving items hold.
-        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
-        try:
+        with self._ledger.held():
             target = self._taken + self.pending()
-        finally:
-            if got:
-                self._ledger.lock.release()
         with self._lock:
             self._flushes.append((target, self._summary_takes + 1, done))
         self._notify()
@@ -205,14 +196,10 @@ class Sender:
         """The ledger in events: produced, acknowledged, dropped, failed, rejected,
         pending (queued or awaiting an answer) and reports (riemann-auto's own,
         among the produced). Closed, and final, once the exit flush is done."""
-        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
-        try:
+        with self._ledger.held():
             queued = self._backlog.events + sum(map(events_in, list(self._queue)))
             queued += self._waiting_ahead()
             return self._ledger.counts(queued, self._summaries.folded())
-        finally:
-            if got:
-                self._ledger.lock.release()
 
     @property
     def sent(self) -> int:
@@ -305,12 +292,10 @@ class Sender:
         self._exit_allowed = allowed
         before = self.ledger()
         overflow_before = self._ledger.overflows()
-        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
-        self._exit_mark = self._taken + self.pending()
-        self._exit_deadline = deadline
-        self._closing = True
-        if got:
-            self._ledger.lock.release()
+        with self._ledger.held():
+            self._exit_mark = self._taken + self.pending()
+            self._exit_deadline = deadline
+            self._closing = True
         self._notify()
         stuck = False
         if self._running and self._thread != unpatched.get_ident():
@@ -319,13 +304,9 @@ class Sender:
                 self._finished.release()
             else:
                 stuck = True
-        got = self._ledger.lock.acquire(timeout=LEDGER_WAIT)
-        try:
+        with self._ledger.held():
             late = self._settle_leftovers()
             counts = self._ledger.final = self._ledger.counts(0, self._summaries.folded())
-        finally:
-            if got:
-                self._ledger.lock.release()
         lost = self._lost(counts) - self._lost(before)
         cause = self._deadline_cause() if stuck else self._exit_cause
         full = self._ledger.overflows() > overflow_before
