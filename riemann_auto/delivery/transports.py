@@ -12,6 +12,7 @@ sockets, resolver and TLS contexts here are the original ones (`unpatched.py`).
 from __future__ import annotations
 
 import json
+import select
 import socket
 import struct
 import time
@@ -36,7 +37,9 @@ UDP_RATE = 2000.0
 # peer announcing more speaks another protocol (an HTTP server's "HTTP" reads
 # as a 1.2 GB frame), and waiting for it would only grow a buffer.
 MAX_REPLY = 1 << 20
+REPLY_READ = 4096  # an acknowledgement in one read, a long refusal in a few
 _LENGTH = struct.Struct(">I")
+_READ, _WRITE = select.POLLIN, select.POLLOUT
 
 
 class DeliveryError(Exception):
@@ -128,10 +131,12 @@ class TcpTransport(Transport):
         self._tls = tls
         self._sock: socket.socket | None = None
         self._would_block: tuple[type[OSError], ...] = (BlockingIOError,)
+        self._wants_read: type[OSError] = BlockingIOError  # TLS: a write that must read first
         if tls is not None:
             import ssl
 
-            self._would_block = (BlockingIOError, ssl.SSLWantReadError)
+            self._would_block = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+            self._wants_read = ssl.SSLWantReadError
 
     def _deadline(self, deadline: float | None) -> float:
         limit = time.monotonic() + self.timeout
@@ -211,6 +216,11 @@ class TcpTransport(Transport):
             if self._tls is not None:
                 sock.settimeout(_left(deadline))
                 sock = self._tls.wrap(sock)
+            # From here on every socket operation returns at once, and waiting is
+            # one poll: a socket with a timeout would poll before every operation,
+            # and each call lets the program's threads take the GIL and costs the
+            # sender a switch interval to get it back.
+            sock.setblocking(False)
         except BaseException as exc:
             sock.close()
             if isinstance(exc, TimeoutError):
@@ -230,7 +240,6 @@ class TcpTransport(Transport):
         if pending is not None and pending():
             return "data"
         try:
-            sock.setblocking(False)
             # TLS cannot peek; reading a byte is harmless as "data" closes the connection.
             data = sock.recv(1) if pending is not None else sock.recv(1, socket.MSG_PEEK)
         except self._would_block:  # nothing, or only TLS's own records (session tickets)
@@ -243,40 +252,47 @@ class TcpTransport(Transport):
         view = memoryview(payload)
         try:
             while view:
-                sock.settimeout(_left(deadline))
-                view = view[sock.send(view) :]
+                try:
+                    view = view[sock.send(view) :]
+                except self._would_block as exc:
+                    # TLS retries a write with the same bytes, once the socket is ready
+                    _wait(sock, _READ if isinstance(exc, self._wants_read) else _WRITE, deadline)
         except TimeoutError:
             raise NoAnswer(f"no answer within {self.timeout:g} s (still writing)") from None
         except OSError as exc:
             raise ConnectionLost(describe(exc)) from exc
 
     def _read_reply(self, sock: socket.socket, deadline: float) -> bytes:
-        """Exactly one reply frame, and nothing after it."""
-        length = _LENGTH.unpack(self._read_exactly(sock, 4, deadline))[0]
-        if length > MAX_REPLY:
-            raise ProtocolError(f"a reply announcing {length:,} bytes")
-        body = self._read_exactly(sock, length, deadline)
-        after = self._unread(sock)
-        if after == "data":
-            raise ProtocolError("more bytes than one reply")
-        if after == "closed":  # acknowledged, then closed: the next batch needs a new connection
-            self.close()
-        return body
+        """Exactly one reply frame, and nothing after it in what arrived with it.
 
-    def _read_exactly(self, sock: socket.socket, size: int, deadline: float) -> bytes:
+        A connection the peer closed after answering, or bytes it sends later,
+        are found by the next `open`, before a batch is risked on them.
+        """
+        pending = getattr(sock, "pending", None)
         data = bytearray()
+        length = None
         try:
-            while len(data) < size:
-                sock.settimeout(_left(deadline))
-                chunk = sock.recv(size - len(data))
+            while length is None or len(data) < 4 + length:
+                if not (pending is not None and pending()):
+                    _wait(sock, _READ, deadline)
+                try:
+                    chunk = sock.recv(REPLY_READ)
+                except self._would_block:  # woken by a TLS record that holds no reply yet
+                    continue
                 if not chunk:
                     raise ConnectionLost("end of stream")
                 data += chunk
+                if length is None and len(data) >= 4:
+                    length = _LENGTH.unpack_from(data)[0]
+                    if length > MAX_REPLY:
+                        raise ProtocolError(f"a reply announcing {length:,} bytes")
         except TimeoutError:
             raise NoAnswer(f"no answer within {self.timeout:g} s") from None
         except OSError as exc:
             raise ConnectionLost(describe(exc)) from exc
-        return bytes(data)
+        if len(data) > 4 + length:
+            raise ProtocolError("more bytes than one reply")
+        return bytes(data[4:])
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -293,6 +309,14 @@ def _left(deadline: float) -> float:
     if left <= 0:
         raise TimeoutError("timed out")
     return left
+
+
+def _wait(sock: socket.socket, events: int, deadline: float) -> None:
+    """Until `sock` is ready for `events`; TimeoutError if `deadline` comes first."""
+    poller = unpatched.poll()
+    poller.register(sock, events)
+    if not poller.poll(_left(deadline) * 1000):
+        raise TimeoutError("timed out")
 
 
 class UdpTransport(Transport):

@@ -17,6 +17,8 @@ patching that is the module attribute itself (as ddtrace's
 `internal/_unpatched.py` does); if gevent or eventlet already patched, it is
 what they kept of the original (`gevent.monkey.get_original`,
 `eventlet.patcher.original`). Patching later changes nothing here.
+`select.poll`, which the sender waits with, is taken at its first wait: both
+keep its original.
 """
 
 from __future__ import annotations
@@ -54,11 +56,15 @@ sleep = _original("time", "sleep")
 monotonic = _original("time", "monotonic")
 
 
+# What is taken on first use, and from which module.
+_LATER = {"socket": "socket", "getaddrinfo": "socket", "poll": "select"}
+
+
 def _taken(name: str):
-    """`socket.<name>`, taken on first use and kept."""
+    """`<module>.<name>`, taken on first use and kept."""
     value = globals().get(name)
     if value is None:
-        value = globals()[name] = _original("socket", name)
+        value = globals()[name] = _original(_LATER[name], name)
     return value
 
 
@@ -69,7 +75,7 @@ def take_sockets() -> None:
 
 
 def __getattr__(name: str):
-    if name in ("socket", "getaddrinfo"):
+    if name in _LATER:
         return _taken(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
