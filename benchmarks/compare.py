@@ -122,16 +122,14 @@ def variants(sink_port: int, dead_port: int) -> list[Variant]:
 
 def build_venv() -> bool:
     """.venv-compare with this checkout, Flask and each agent, once (READY marks it done;
-    delete the folder to build it again). False if it cannot hold even the baseline."""
+    delete the folder to build it again); riemann-auto reinstalled from the checkout on each
+    run, as users install it (riemann-run finds the hook beside it only in an installed
+    wheel). False if it cannot hold even the baseline."""
     if READY.exists():
-        return True
+        return _ran(pip("--no-deps", "--force-reinstall", str(ROOT)))
     print(f"building {VENV.name} (once; a minute or two)", file=sys.stderr)
-    steps = [[PYTHON, "-m", "venv", str(VENV)], pip("-e", str(ROOT), "flask")]
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True)
-        if result.returncode:
-            print(f"  compare: cannot build {VENV.name}: {last_line(result.stderr)}")
-            return False
+    if not (_ran([PYTHON, "-m", "venv", str(VENV)]) and _ran(pip(str(ROOT), "flask"))):
+        return False
     for agent, packages in AGENT_PACKAGES.items():
         result = subprocess.run(pip(*packages), capture_output=True, text=True)
         if result.returncode:  # its variant is skipped, said when the variants are chosen
@@ -139,6 +137,13 @@ def build_venv() -> bool:
             print(f"    {last_line(result.stderr)}")
     READY.touch()
     return True
+
+
+def _ran(step: list[str]) -> bool:
+    result = subprocess.run(step, capture_output=True, text=True)
+    if result.returncode:
+        print(f"  compare: cannot build {VENV.name}: {last_line(result.stderr)}")
+    return not result.returncode
 
 
 def pip(*packages: str) -> list[str]:

@@ -310,9 +310,6 @@ def _installed() -> str:
     python = str(venv / "bin" / "python")
     if not os.path.exists(python):
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        # pip before 24.1 writes console scripts that import `re`: 2-3 ms more per start.
-        upgrade = ["install", "-q", "--upgrade", "pip"]
-        subprocess.run([python, "-m", "pip", *upgrade], check=True, capture_output=True)
         subprocess.run([python, "-m", "pip", "install", "-q", "flask", "wrapt"], check=True)
     reinstall = ["install", "-q", "--no-deps", "--force-reinstall", str(ROOT)]
     subprocess.run([python, "-m", "pip", *reinstall], check=True, capture_output=True)
@@ -374,7 +371,7 @@ def startup(quick: bool) -> None:
             continue
         over = f"+{ms - medians[against]:.1f} ms" + (f" (goal +{goal} ms)" if goal else "")
         row(label, ms, "ms", medians[against], f"{over}, +{mib - peaks[against]:.1f} MiB peak")
-    row("riemann-run true: the launcher alone, a Python start", medians["riemann-run true"], "ms")
+    row("riemann-run true: the launcher alone (a shell script)", medians["riemann-run true"], "ms")
 
 
 def flask_in_process(quick: bool) -> None:

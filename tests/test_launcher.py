@@ -101,6 +101,69 @@ def test_an_interpreter_without_riemann_auto_says_so_and_runs(sink):
     assert "riemann_auto is not installed for" in line and "uninstrumented" in line
 
 
+def test_another_installs_hook_on_pythonpath_runs_neither_twice(sink, tmp_path):
+    """riemann-run of one environment running another's Python: two hook folders."""
+    other = tmp_path / "sitecustomize_hook"
+    other.mkdir()
+    (other / "sitecustomize.py").write_text(
+        (ROOT / "sitecustomize_hook" / "sitecustomize.py").read_text()
+    )
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    env["PYTHONPATH"] = os.pathsep.join([f"{other}/", env["PYTHONPATH"]])
+    code = f"import os; {QUERY}; print(os.environ['PYTHONPATH'].count('sitecustomize_hook'))"
+    result = riemann_run(PYTHON, "-c", code, env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "1\n", "")
+    sink.wait_for_count(1, service="shop.db.query-time")
+
+
+SHELLS = [shell for shell in ("/bin/dash", "/bin/bash") if os.path.exists(shell)]
+
+
+@pytest.fixture
+def installed_layout(tmp_path):
+    """riemann-run and the hook folder as a wheel installs them, under a prefix holding no
+    Python: the launcher must find the hook beside it, with no Python start of its own."""
+
+    def install(site: str = "site-packages") -> Path:
+        prefix = tmp_path / "prefix"
+        hook = prefix / "lib" / "python3.99" / site / "riemann_auto" / "sitecustomize_hook"
+        hook.mkdir(parents=True)
+        (hook / "sitecustomize.py").write_text("")
+        (prefix / "bin").mkdir()
+        script = prefix / "bin" / "riemann-run"
+        script.write_bytes((ROOT / "riemann_auto" / "startup" / "riemann-run").read_bytes())
+        script.chmod(0o755)
+        return script
+
+    return install
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("how", ["site-packages", "dist-packages", "linked", "linked relatively"])
+def test_riemann_run_finds_its_hook_without_a_python_start(installed_layout, tmp_path, shell, how):
+    script = installed_layout("dist-packages" if how == "dist-packages" else "site-packages")
+    hook = script.parent.parent / "lib" / "python3.99"
+    hook = next(hook.iterdir()) / "riemann_auto" / "sitecustomize_hook"
+    if how.startswith("linked"):  # /usr/local/bin/riemann-run -> /opt/venv/bin/riemann-run
+        (tmp_path / "elsewhere").mkdir()
+        link = tmp_path / "elsewhere" / "riemann-run"
+        link.symlink_to(os.path.relpath(script, link.parent) if how.endswith("ly") else script)
+        script = link
+    # No Python with riemann-auto on this PATH: the Python launcher could not run.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/kept"}
+    result = subprocess.run(
+        [shell, str(script), "env"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    [pythonpath] = [line for line in result.stdout.splitlines() if line.startswith("PYTHONPATH=")]
+    first, kept = pythonpath.removeprefix("PYTHONPATH=").split(":")
+    assert (os.path.normpath(first), kept) == (str(hook), "/kept")
+    result = subprocess.run(
+        [shell, str(script), "no-such-program-xyz"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0  # the Python launcher's to say: none here
+
+
 def test_riemann_run_plus_riemann_auto_auto_instruments_once(sink):
     env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
     code = f"import riemann_auto.auto; import riemann_auto.auto; {QUERY}; {QUERY}"
@@ -202,6 +265,16 @@ def test_installed_wheel_leaves_plain_python_untouched(wheel_venv, sink):
     )
     assert run.returncode == 0, run.stderr
     sink.wait_for_count(1, service="shop.db.query-time")
+    # Options and a missing program go to the Python launcher: the environment's Python.
+    launcher = str(wheel_venv.parent / "riemann-run")
+    env = riemann_env(None)
+    result = subprocess.run([launcher, "--version"], capture_output=True, text=True, env=env)
+    assert result.stdout.startswith("riemann-run (riemann-auto) 0."), result.stderr
+    result = subprocess.run([launcher, "no-such-program-xyz"], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (
+        127,
+        "riemann-run: no-such-program-xyz: command not found\n",
+    )
 
 
 def test_a_standard_library_program_pays_for_no_discovery_and_no_runtime(sink):

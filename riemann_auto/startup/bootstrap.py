@@ -29,9 +29,12 @@ def hook_dir() -> str:
 
 
 def with_hook_on_pythonpath(pythonpath: str | None) -> str:
-    """PYTHONPATH with the hook folder first, keeping what was there."""
+    """PYTHONPATH with the hook folder first, keeping what was there but another
+    hook folder (riemann-run of another install put it there)."""
     hook = hook_dir()
-    parts = [p for p in (pythonpath or "").split(os.pathsep) if p and p != hook]
+    name = os.path.basename(hook)
+    parts = (pythonpath or "").split(os.pathsep)
+    parts = [p for p in parts if p and os.path.basename(os.path.normpath(p)) != name]
     return os.pathsep.join([hook, *parts])
 
 

@@ -4,7 +4,13 @@
 
 It puts riemann-auto's sitecustomize folder first on PYTHONPATH and replaces
 itself with PROGRAM (same pid; signals and exit status are the program's).
-Kept free of argparse and shutil: it runs before every instrumented program.
+
+The `riemann-run` command is a shell script (`riemann-run` beside this file)
+that does the common case itself, without a Python start, where it finds the
+hook folder an installed wheel put beside it; it runs this module
+(`python -m riemann_auto.startup.launcher`) for options, editable installs and
+whatever it cannot do, so that what users see is said in one place, here.
+Kept free of argparse and shutil all the same.
 """
 
 from __future__ import annotations
@@ -88,3 +94,7 @@ def run(args: list[str]) -> int:
         sys.stderr.write(f"riemann-run: {args[0]}: {exc.strerror}\n")
         return 126
     return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
