@@ -12,7 +12,9 @@ the chosen mode, each a way a peer can misbehave:
 - `endless`: sends an endless stream of bytes from the moment it accepts;
 - `http`: answers like an HTTP server (a 400 response), then closes;
 - `close-after`: acknowledges frames but closes the connection, unanswered,
-  right after reading every `every`-th one (whose events it did receive).
+  right after reading every `every`-th one (whose events it did receive);
+- `trickle`: acknowledges every frame a byte at a time;
+- `reject-long`: ok=false with an error longer than a few kilobytes.
 
 With `hello=True`, `silent` and `slow` answer at once a frame that holds no
 event (riemann-auto's hello on a new connection): a Riemann whose streams hang.
@@ -45,12 +47,15 @@ MODES = (
     "http",
     "close-after",
     "ack-only",
+    "trickle",
+    "reject-long",
 )
 HTTP_400 = (
     b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n"
     b"Connection: close\r\n\r\nBad Request"
 )
 UNDECODABLE_REPLY = b"\x00\x00\x00\x03\xff\xff\xff"  # a truncated varint
+LONG_REFUSAL = "rejected by sink at length: " + "x" * 6000
 
 
 class RiemannSink:
@@ -267,7 +272,13 @@ class RiemannSink:
                         continue
                     if self.mode == "close-after" and frames % self.every == 0:
                         return
-                    conn.sendall(self._reply())
+                    reply = self._reply()
+                    if self.mode == "trickle":
+                        for at in range(len(reply) - 1):
+                            conn.sendall(reply[at : at + 1])
+                            time.sleep(0.001)  # each byte a segment of its own
+                        reply = reply[-1:]
+                    conn.sendall(reply)
         except OSError:
             return
         finally:
@@ -279,6 +290,8 @@ class RiemannSink:
             return UNDECODABLE_REPLY
         if self.mode == "reject":
             data = Msg(ok=False, error="rejected by sink").SerializeToString()
+        elif self.mode == "reject-long":
+            data = Msg(ok=False, error=LONG_REFUSAL).SerializeToString()
         else:
             data = Msg(ok=True).SerializeToString()
         return struct.pack(">I", len(data)) + data

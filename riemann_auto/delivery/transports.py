@@ -123,7 +123,8 @@ class TcpTransport(Transport):
 
     Each round trip (connecting included) has one deadline: the transport's
     timeout, or the caller's deadline if sooner. It is checked before every
-    socket operation, so a peer that trickles bytes cannot stretch it.
+    write and every wait (no other socket operation waits), so a peer that
+    trickles bytes cannot stretch it.
     """
 
     def __init__(self, host: str, port: int, timeout: float, tls: Tls | None = None) -> None:
@@ -131,12 +132,14 @@ class TcpTransport(Transport):
         self._tls = tls
         self._sock: socket.socket | None = None
         self._would_block: tuple[type[OSError], ...] = (BlockingIOError,)
-        self._wants_read: type[OSError] = BlockingIOError  # TLS: a write that must read first
+        # TLS: a write that must read first, a read that must write first
+        self._wants_read: type[OSError] = BlockingIOError
+        self._wants_write: type[OSError] = BlockingIOError
         if tls is not None:
             import ssl
 
             self._would_block = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-            self._wants_read = ssl.SSLWantReadError
+            self._wants_read, self._wants_write = ssl.SSLWantReadError, ssl.SSLWantWriteError
 
     def _deadline(self, deadline: float | None) -> float:
         limit = time.monotonic() + self.timeout
@@ -252,6 +255,7 @@ class TcpTransport(Transport):
         view = memoryview(payload)
         try:
             while view:
+                _left(deadline)  # a deadline passed while connecting writes nothing
                 try:
                     view = view[sock.send(view) :]
                 except self._would_block as exc:
@@ -271,14 +275,17 @@ class TcpTransport(Transport):
         pending = getattr(sock, "pending", None)
         data = bytearray()
         length = None
+        ready = _READ
         try:
             while length is None or len(data) < 4 + length:
                 if not (pending is not None and pending()):
-                    _wait(sock, _READ, deadline)
+                    _wait(sock, ready, deadline)
                 try:
                     chunk = sock.recv(REPLY_READ)
-                except self._would_block:  # woken by a TLS record that holds no reply yet
+                except self._would_block as exc:  # a TLS record that holds no reply yet
+                    ready = _WRITE if isinstance(exc, self._wants_write) else _READ
                     continue
+                ready = _READ
                 if not chunk:
                     raise ConnectionLost("end of stream")
                 data += chunk

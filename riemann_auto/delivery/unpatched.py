@@ -17,8 +17,8 @@ patching that is the module attribute itself (as ddtrace's
 `internal/_unpatched.py` does); if gevent or eventlet already patched, it is
 what they kept of the original (`gevent.monkey.get_original`,
 `eventlet.patcher.original`). Patching later changes nothing here.
-`select.poll`, which the sender waits with, is taken at its first wait: both
-keep its original.
+`select.poll`, which the sender waits with, is taken with them (`socket`
+imports `select`: it costs nothing more).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ sleep = _original("time", "sleep")
 monotonic = _original("time", "monotonic")
 
 
-# What is taken on first use, and from which module.
+# What is taken just before the program's first third-party import (or on first use),
+# and from which module.
 _LATER = {"socket": "socket", "getaddrinfo": "socket", "poll": "select"}
 
 
@@ -69,9 +70,9 @@ def _taken(name: str):
 
 
 def take_sockets() -> None:
-    """Take the socket functions now, before other code can replace them."""
-    _taken("socket")
-    _taken("getaddrinfo")
+    """Take the socket functions and `select.poll` now, before other code can replace them."""
+    for name in _LATER:
+        _taken(name)
 
 
 def __getattr__(name: str):
