@@ -114,54 +114,71 @@ def test_another_installs_hook_on_pythonpath_runs_neither_twice(sink, tmp_path):
     result = riemann_run(PYTHON, "-c", code, env=env)
     assert (result.returncode, result.stdout, result.stderr) == (0, "1\n", "")
     sink.wait_for_count(1, service="shop.db.query-time")
+    assert len(sink.events) == 1  # the program exited: its one call, once
 
 
 SHELLS = [shell for shell in ("/bin/dash", "/bin/bash") if os.path.exists(shell)]
+LAYOUTS = {  # how: (the folder under the prefix holding the hook, the prefix's name)
+    "venv or --prefix": ("lib/python3.99/site-packages", "prefix"),
+    "Debian's system Python": ("lib/python3.99/dist-packages", "prefix"),
+    "macOS --user": ("lib/python/site-packages", "3.99"),
+}
+WAYS_IN = ["as installed", "linked", "linked relatively", "by a relative path", "folder linked"]
 
 
-@pytest.fixture
-def installed_layout(tmp_path):
-    """riemann-run and the hook folder as a wheel installs them, under a prefix holding no
-    Python: the launcher must find the hook beside it, with no Python start of its own."""
-
-    def install(site: str = "site-packages") -> Path:
-        prefix = tmp_path / "prefix"
-        hook = prefix / "lib" / "python3.99" / site / "riemann_auto" / "sitecustomize_hook"
-        hook.mkdir(parents=True)
-        (hook / "sitecustomize.py").write_text("")
-        (prefix / "bin").mkdir()
-        script = prefix / "bin" / "riemann-run"
-        script.write_bytes((ROOT / "riemann_auto" / "startup" / "riemann-run").read_bytes())
-        script.chmod(0o755)
-        return script
-
-    return install
+def install_layout(root: Path, site: str, name: str) -> tuple[Path, Path]:
+    """riemann-run and a hook folder as a wheel installs them, under a prefix holding no
+    Python but a stand-in for the one riemann-run may hand over to, which says so."""
+    prefix = root / name
+    hook = prefix / site / "riemann_auto" / "sitecustomize_hook"
+    hook.mkdir(parents=True)
+    (hook / "sitecustomize.py").write_text("print('hook ran')\n")
+    (prefix / "bin").mkdir()
+    script = prefix / "bin" / "riemann-run"
+    script.write_bytes((ROOT / "riemann_auto" / "startup" / "riemann-run").read_bytes())
+    stand_in = prefix / "bin" / "python3.99"
+    stand_in.write_text('#!/bin/sh\necho "the Python launcher, given: $*"\n')
+    for executable in (script, stand_in):
+        executable.chmod(0o755)
+    return script, hook
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-@pytest.mark.parametrize("how", ["site-packages", "dist-packages", "linked", "linked relatively"])
-def test_riemann_run_finds_its_hook_without_a_python_start(installed_layout, tmp_path, shell, how):
-    script = installed_layout("dist-packages" if how == "dist-packages" else "site-packages")
-    hook = script.parent.parent / "lib" / "python3.99"
-    hook = next(hook.iterdir()) / "riemann_auto" / "sitecustomize_hook"
-    if how.startswith("linked"):  # /usr/local/bin/riemann-run -> /opt/venv/bin/riemann-run
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("way", WAYS_IN)
+def test_riemann_run_finds_its_hook_without_a_python_start(tmp_path, shell, layout, way):
+    script, hook = install_layout(tmp_path, *LAYOUTS[layout])
+    cwd = tmp_path
+    if way.startswith("linked"):  # /usr/local/bin/riemann-run -> /opt/venv/bin/riemann-run
         (tmp_path / "elsewhere").mkdir()
         link = tmp_path / "elsewhere" / "riemann-run"
-        link.symlink_to(os.path.relpath(script, link.parent) if how.endswith("ly") else script)
+        link.symlink_to(os.path.relpath(script, link.parent) if way.endswith("ly") else script)
         script = link
-    # No Python with riemann-auto on this PATH: the Python launcher could not run.
+    elif way == "by a relative path":
+        script = script.relative_to(tmp_path)
+    elif way == "folder linked":  # `..` after a link: the shell and Python must agree
+        (tmp_path / "tools").mkdir()
+        (tmp_path / "tools" / "bin").symlink_to(script.parent)
+        script = Path("tools", "bin", "riemann-run")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/kept"}
+    # The hook's path must survive the program's `cd`; a Python must find it there.
+    code = "import os; print(os.environ['PYTHONPATH'])"
+    program = ["/bin/sh", "-c", f'cd / && exec {PYTHON} -c "{code}"']
     result = subprocess.run(
-        [shell, str(script), "env"], env=env, capture_output=True, text=True, timeout=30
+        [shell, str(script), *program], env=env, cwd=cwd, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    [pythonpath] = [line for line in result.stdout.splitlines() if line.startswith("PYTHONPATH=")]
-    first, kept = pythonpath.removeprefix("PYTHONPATH=").split(":")
-    assert (os.path.normpath(first), kept) == (str(hook), "/kept")
+    assert result.stdout == f"hook ran\n{os.path.realpath(hook)}:/kept\n"
     result = subprocess.run(
-        [shell, str(script), "no-such-program-xyz"], env=env, capture_output=True, text=True
+        [shell, str(script), "no-such-program-xyz"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
     )
-    assert result.returncode != 0  # the Python launcher's to say: none here
+    site = os.path.realpath(hook.parent.parent)
+    assert result.stdout.startswith("the Python launcher, given: -c import sys")
+    assert result.stdout.endswith(f" {site} no-such-program-xyz\n")
 
 
 def test_riemann_run_plus_riemann_auto_auto_instruments_once(sink):
@@ -243,6 +260,9 @@ def test_installed_wheel_leaves_plain_python_untouched(wheel_venv, sink):
         text=True,
         check=True,
     ).stdout.strip()
+    # Where riemann-run looks for the hook folder: <prefix>/lib/python3.X/site-packages.
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert Path(site) == wheel_venv.parent.parent / "lib" / version / "site-packages"
     root = sorted(os.listdir(site))
     assert "sitecustomize.py" not in root
     assert not [name for name in root if name.endswith(".pth") and "riemann" in name]
@@ -265,12 +285,15 @@ def test_installed_wheel_leaves_plain_python_untouched(wheel_venv, sink):
     )
     assert run.returncode == 0, run.stderr
     sink.wait_for_count(1, service="shop.db.query-time")
-    # Options and a missing program go to the Python launcher: the environment's Python.
+    # Options and a missing program go to the Python launcher: the environment's Python,
+    # not one on PATH.
     launcher = str(wheel_venv.parent / "riemann-run")
-    env = riemann_env(None)
+    env = {"PATH": "/usr/bin:/bin"}
     result = subprocess.run([launcher, "--version"], capture_output=True, text=True, env=env)
     assert result.stdout.startswith("riemann-run (riemann-auto) 0."), result.stderr
-    result = subprocess.run([launcher, "no-such-program-xyz"], capture_output=True, text=True)
+    result = subprocess.run(
+        [launcher, "no-such-program-xyz"], capture_output=True, text=True, env=env
+    )
     assert (result.returncode, result.stderr) == (
         127,
         "riemann-run: no-such-program-xyz: command not found\n",

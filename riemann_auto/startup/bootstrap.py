@@ -33,8 +33,9 @@ def with_hook_on_pythonpath(pythonpath: str | None) -> str:
     hook folder (riemann-run of another install put it there)."""
     hook = hook_dir()
     name = os.path.basename(hook)
-    parts = (pythonpath or "").split(os.pathsep)
-    parts = [p for p in parts if p and os.path.basename(os.path.normpath(p)) != name]
+    # An empty entry stays: Python reads it as the current folder.
+    parts = pythonpath.split(os.pathsep) if pythonpath else []
+    parts = [p for p in parts if os.path.basename(os.path.normpath(p)) != name]
     return os.pathsep.join([hook, *parts])
 
 

@@ -8,8 +8,8 @@ itself with PROGRAM (same pid; signals and exit status are the program's).
 The `riemann-run` command is a shell script (`riemann-run` beside this file)
 that does the common case itself, without a Python start, where it finds the
 hook folder an installed wheel put beside it; it runs this module
-(`python -m riemann_auto.startup.launcher`) for options, editable installs and
-whatever it cannot do, so that what users see is said in one place, here.
+for options, editable installs and a program it cannot find, so that what
+users read is written in one place, here.
 Kept free of argparse and shutil all the same.
 """
 
