@@ -160,7 +160,8 @@ def test_riemann_run_finds_its_hook_without_a_python_start(tmp_path, shell, layo
         (tmp_path / "tools").mkdir()
         (tmp_path / "tools" / "bin").symlink_to(script.parent)
         script = Path("tools", "bin", "riemann-run")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/kept"}
+    # CDPATH: a `cd` to a relative folder would print where it went.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/kept", "CDPATH": str(tmp_path)}
     # The hook's path must survive the program's `cd`; a Python must find it there.
     code = "import os; print(os.environ['PYTHONPATH'])"
     program = ["/bin/sh", "-c", f'cd / && exec {PYTHON} -c "{code}"']
