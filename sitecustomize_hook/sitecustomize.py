@@ -27,8 +27,8 @@ def _run_next_sitecustomize():
 
     # Every riemann-auto hook folder is skipped, not only this one: another install's
     # (riemann-run of one environment running another's Python) would run this again.
-    here = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
-    rest = [p for p in sys.path if os.path.basename(os.path.abspath(p or os.curdir)) != here]
+    hooks = os.path.basename(os.path.dirname(os.path.abspath(__file__)))  # their name
+    rest = [p for p in sys.path if os.path.basename(os.path.abspath(p or os.curdir)) != hooks]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:
         return
