@@ -73,6 +73,51 @@ def test_fork_child_sends_its_own_events_and_parent_events_arrive_once(sink):
     assert len(sink.services("shop.db.Repo.find-time")) == 1
 
 
+FORK_WHILE_CONNECTING = """
+import os, sys, time, _thread
+main = _thread.get_ident()
+off_main = []
+importing = _thread.allocate_lock()
+importing.acquire()
+
+
+class Watch:  # an import on riemann-auto's thread: noted, and held open for the fork
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if _thread.get_ident() != main:
+            off_main.append(name)
+            if importing.locked():
+                importing.release()
+            time.sleep(0.5)
+        return None
+
+
+sys.meta_path.insert(0, Watch)
+from shop.db import query
+query("first", limit=1)  # the sender's thread starts and connects
+importing.acquire(timeout=0.5)
+pid = os.fork()
+query("after the fork", limit=1)
+print("child" if pid == 0 else "parent", off_main, flush=True)
+if pid:
+    os.waitpid(pid, 0)
+"""
+
+
+def test_a_child_forked_while_riemann_auto_connects_sends_its_events(sink, tmp_path):
+    """A pool forking its children as the sender first connects (Celery's prefork): an
+    import on the sender's thread, caught mid-way by the fork, left the child a lock no
+    thread would release, and the child sent nothing, ever."""
+    program = tmp_path / "fork_while_connecting.py"
+    program.write_text(FORK_WHILE_CONNECTING)
+    env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:query")
+    result = riemann_run(PYTHON, str(program), env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.splitlines()) == ["child []", "parent []"], result.stderr
+    events = sink.wait_for_count(3, service="shop.db.query-time")
+    assert len(events) == 3  # the parent's two calls and the child's one
+
+
 def test_multiprocessing_fork_children_deliver_their_events(sink):
     env = riemann_env(sink.port, RIEMANN_TARGETS="shop.db:Repo.find", RIEMANN_FLUSH_INTERVAL="60")
     code = (

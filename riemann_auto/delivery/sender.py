@@ -93,6 +93,13 @@ class Sender:
         if aggregate:  # every call folded: `record` is the fold
             self.record = self._fold_every_call  # type: ignore[method-assign]
         self._reset()
+        try:
+            # Built here, not on the sender's thread: what building it imports (ssl, for
+            # TLS) must not be half done there when the program forks (see `resolvable`).
+            # One that fails is built again by the thread, which says what is wrong.
+            self._transport = transport_factory()
+        except Exception:
+            pass
         lifecycle.register(self)
 
     def _reset(self) -> None:

@@ -86,6 +86,20 @@ class Rejected(DeliveryError):
     kind = "rejected"
 
 
+def resolvable(host: str) -> bytes:
+    """`host` as the resolver and TLS take it without a codec import.
+
+    Given a str, CPython imports `encodings.idna` where it resolves: on the
+    sender's thread. A fork during that import (a pool starting its children)
+    leaves the child a half-imported module and a lock nobody holds, and the
+    child can resolve no name ever after. So it is encoded here, once.
+    """
+    try:
+        return host.encode("ascii")
+    except UnicodeEncodeError:
+        return host.encode("idna")
+
+
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -129,6 +143,7 @@ class TcpTransport(Transport):
 
     def __init__(self, host: str, port: int, timeout: float, tls: Tls | None = None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self._name = resolvable(host)
         self._tls = tls
         self._sock: socket.socket | None = None
         self._would_block: tuple[type[OSError], ...] = (BlockingIOError,)
@@ -210,7 +225,7 @@ class TcpTransport(Transport):
 
     def _connect(self, deadline: float) -> socket.socket:
         try:
-            sock = unpatched.create_connection((self.host, self.port), timeout=_left(deadline))
+            sock = unpatched.create_connection((self._name, self.port), timeout=_left(deadline))
         except OSError as exc:
             raise Unreachable(describe(exc)) from None
         try:
@@ -344,6 +359,7 @@ class UdpTransport(Transport):
         burst: int = UDP_BURST,
     ) -> None:
         self.host, self.port, self.max_datagram = host, port, max_datagram
+        self._name = resolvable(host)
         self.rate, self.burst = rate, burst
         self._sock: socket.socket | None = None
         self._tokens = float(burst)  # datagrams that may go out now
@@ -354,7 +370,7 @@ class UdpTransport(Transport):
             return
         try:
             family, kind, proto, _, address = unpatched.getaddrinfo(
-                self.host, self.port, 0, socket.SOCK_DGRAM
+                self._name, self.port, 0, socket.SOCK_DGRAM
             )[0]
             sock = unpatched.socket(family, kind, proto)
             sock.connect(address)

@@ -81,8 +81,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def create_connection(address: tuple[str, int], timeout: float):
-    """`socket.create_connection` with the original socket and resolver."""
+def create_connection(address: tuple[bytes, int], timeout: float):
+    """`socket.create_connection` with the original socket and resolver; the host
+    encoded already (`transports.resolvable`)."""
     import socket as _socket_module
 
     host, port = address
@@ -99,7 +100,7 @@ def create_connection(address: tuple[str, int], timeout: float):
             error = exc
             if sock is not None:
                 sock.close()
-    raise error if error is not None else OSError(f"getaddrinfo returned nothing for {host}")
+    raise error if error is not None else OSError(f"getaddrinfo returned nothing for {host!r}")
 
 
 def ssl_context(cafile: str | None = None):
