@@ -147,14 +147,15 @@ class TcpTransport(Transport):
         self._tls = tls
         self._sock: socket.socket | None = None
         self._would_block: tuple[type[OSError], ...] = (BlockingIOError,)
-        # TLS: a write that must read first, a read that must write first
-        self._wants_read: type[OSError] = BlockingIOError
-        self._wants_write: type[OSError] = BlockingIOError
+        # TLS: a write that must read first, a read that must write first (plain TCP:
+        # none; a BlockingIOError waits the way the call goes)
+        self._wants_read: tuple[type[OSError], ...] = ()
+        self._wants_write: tuple[type[OSError], ...] = ()
         if tls is not None:
             import ssl
 
             self._would_block = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-            self._wants_read, self._wants_write = ssl.SSLWantReadError, ssl.SSLWantWriteError
+            self._wants_read, self._wants_write = (ssl.SSLWantReadError,), (ssl.SSLWantWriteError,)
 
     def _deadline(self, deadline: float | None) -> float:
         limit = time.monotonic() + self.timeout
