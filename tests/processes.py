@@ -28,10 +28,32 @@ if TYPE_CHECKING:
 
 
 def free_port() -> int:
-    """A port nothing listens on: for a server to take, or where Riemann is down."""
+    """A port nothing listens on, for a server to take."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+_REFUSING: dict[int, socket.socket] = {}
+
+
+def refused_port() -> int:
+    """A port that refuses connections until `release`d: where Riemann is down.
+
+    A port merely found free can be taken by a server of a suite running beside
+    (once, one answered what should have been refused). This one stays bound, never
+    listening and without SO_REUSEADDR, so no other socket can take it.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    _REFUSING[port] = sock
+    return port
+
+
+def release(port: int) -> None:
+    """Let a sink listen on a `refused_port`: Riemann comes up."""
+    _REFUSING.pop(port).close()
 
 
 def wait_listening(port: int, timeout: float = 30, process: subprocess.Popen | None = None) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPS, PYTHON, RIEMANN_RUN, riemann_env
-from tests.processes import free_port
+from tests.processes import refused_port
 from tests.riemann_sink import RiemannSink
 
 PROGRAM = str(Path(__file__).resolve().parent / "fault_program.py")
@@ -261,7 +261,7 @@ def test_every_event_accounted_for_and_the_program_unchanged(behaviour):
     sink_args, allowed, expected = BEHAVIOURS[behaviour]
     sink = RiemannSink(**sink_args).start() if sink_args is not None else None
     try:
-        run = instrumented(sink.port if sink else free_port())
+        run = instrumented(sink.port if sink else refused_port())
     finally:
         if sink:
             sink.stop()

@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from tests.conftest import APPS, PYTHON, assert_never_sent, riemann_env, riemann_run
-from tests.processes import bare_env, free_port
+from tests.processes import bare_env, refused_port
 
 PROGRAM = str(APPS / "http_program.py")
 SECRETS = ("hunter2-path", "hunter2-query", "hunter2-password", "hunter2-header", "hunter2-body")
@@ -73,7 +73,7 @@ def servers(tmp_path_factory):
         plain.server_address[1],
         tls.server_address[1],
         str(ca_file),
-        free_port(),
+        refused_port(),
         unanswered.getsockname()[1],
     )
     for sock in (unanswered, *waiting):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPS, PYTHON, ROOT, riemann_env, riemann_popen, riemann_run
-from tests.processes import asleep, free_port, wait_until
+from tests.processes import asleep, refused_port, wait_until
 
 QUERY = "from shop.db import query; query('q', limit=1)"
 
@@ -77,7 +77,7 @@ def test_check_fails_on_a_bad_target(sink):
 
 
 def test_check_fails_when_riemann_does_not_answer():
-    result = riemann_run("--check", env=riemann_env(free_port()))
+    result = riemann_run("--check", env=riemann_env(refused_port()))
     assert result.returncode == 1
     assert "FAIL test event not delivered: ConnectionRefusedError" in result.stdout
 

@@ -7,7 +7,7 @@ import re
 import signal
 
 from tests.conftest import PYTHON, riemann_env, riemann_popen, riemann_run
-from tests.processes import asleep, free_port, wait_until
+from tests.processes import asleep, refused_port, wait_until
 from tests.riemann_sink import RiemannSink
 
 QUERY = "from shop.db import query; query('q', limit=1)"
@@ -138,7 +138,7 @@ def test_multiprocessing_fork_children_deliver_their_events(sink):
 
 
 def test_riemann_down_the_program_runs_on_and_says_so_once():
-    env = riemann_env(free_port(), RIEMANN_TARGETS="shop.db:query")
+    env = riemann_env(refused_port(), RIEMANN_TARGETS="shop.db:query")
     code = "from shop.db import query\nfor _ in range(20): query('q', limit=1)\nprint('done')"
     result = riemann_run(PYTHON, "-c", code, env=env)
     assert result.returncode == 0 and result.stdout == "done\n"
@@ -154,7 +154,7 @@ def test_riemann_down_the_program_runs_on_and_says_so_once():
 
 def test_a_host_with_a_newline_cannot_forge_a_line():
     env = riemann_env(
-        free_port(), RIEMANN_TARGETS="shop.db:query", RIEMANN_HOST="127.0.0.1\nforged line"
+        refused_port(), RIEMANN_TARGETS="shop.db:query", RIEMANN_HOST="127.0.0.1\nforged line"
     )
     result = riemann_run(PYTHON, "-c", QUERY, env=env)
     assert result.returncode == 0

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from tests.conftest import APPS, PYTHON, assert_never_sent, riemann_env, riemann_run
-from tests.processes import bare_env, free_port, redis_server
+from tests.processes import bare_env, redis_server, refused_port
 
 PROGRAM = str(APPS / "redis_program.py")
 PASSWORD = "hunter2-password"
@@ -22,7 +22,7 @@ def redis_url():
         yield f"redis://:{PASSWORD}@127.0.0.1:{server.port}/3"
 
 
-CLOSED_PORT = str(free_port())  # nothing listens there: the same for bare and instrumented
+CLOSED_PORT = str(refused_port())  # nothing listens there: the same for bare and instrumented
 
 
 def program_env(redis_url: str, sink=None, **settings: str) -> dict[str, str]:

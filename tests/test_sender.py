@@ -18,7 +18,7 @@ from riemann_auto.runtime import Runtime
 from riemann_auto.settings import Settings
 from riemann_auto.timing import Timer, timed
 from tests.conftest import calls_counted
-from tests.processes import free_port, wait_until
+from tests.processes import refused_port, release, wait_until
 from tests.riemann_proto import Msg
 from tests.riemann_sink import RiemannSink
 
@@ -102,13 +102,14 @@ def test_a_batch_holds_at_most_batch_size_events_and_keeps_a_call_whole(sink, ma
 
 
 def test_riemann_down_from_the_start_then_up(make_runtime):
-    port = free_port()
+    port = refused_port()
     runtime = make_runtime(port)
     op = timed_noop(runtime)
     op()
     assert runtime.sender.flush(0.3) is False  # tried, and the caller never knew
     assert runtime.sender.ledger()["pending"] == 1  # it waits: no connection, no loss
     with RiemannSink() as sink:
+        release(port)
         sink.port = port
         sink.restart()
         for _ in range(5):
@@ -151,7 +152,7 @@ def test_silent_riemann_never_holds_up_the_caller(make_runtime):
 
 
 def test_a_full_queue_folds_calls_into_summaries_in_bounded_memory(make_runtime):
-    runtime = make_runtime(free_port(), queue_size=1000, flush_interval=60)
+    runtime = make_runtime(refused_port(), queue_size=1000, flush_interval=60)
     op = timed_noop(runtime)
     tracemalloc.start()
     for _ in range(200_000):
@@ -168,7 +169,7 @@ def test_a_full_queue_folds_calls_into_summaries_in_bounded_memory(make_runtime)
 def test_calls_queued_while_riemann_is_away_hold_little_and_arrive_as_recorded(make_runtime):
     """A queue Riemann cannot take is kept compact (24 bytes a call, not some 150), and
     gives back every call with its own time, its exception and its attributes."""
-    port = free_port()
+    port = refused_port()
     runtime = make_runtime(port, queue_size=60_000, batch_size=256)
     sender = runtime.sender
     op, fail = timed_noop(runtime, "plain"), raising(runtime, "fails")
@@ -193,6 +194,7 @@ def test_calls_queued_while_riemann_is_away_hold_little_and_arrive_as_recorded(m
             pass
     ended = time.time()
     with RiemannSink() as sink:
+        release(port)
         sink.port = port
         sink.restart()
         assert sender.flush(10)
@@ -209,7 +211,7 @@ def test_calls_queued_while_riemann_is_away_hold_little_and_arrive_as_recorded(m
 
 
 def test_the_queue_and_its_backlog_never_hold_more_than_the_queue_size(make_runtime):
-    runtime = make_runtime(free_port(), queue_size=100_000)
+    runtime = make_runtime(refused_port(), queue_size=100_000)
     sender, op = runtime.sender, timed_noop(runtime)
     most = 0
     for _ in range(1000):  # while the sender moves what Riemann cannot take
@@ -309,13 +311,14 @@ def test_after_a_report_of_trouble_one_all_clear_report(make_runtime):
 
 def test_what_an_outage_cost_reaches_riemann_once_it_is_back(make_runtime):
     """Reports due while Riemann is away are folded into one, not dropped."""
-    port = free_port()
+    port = refused_port()
     runtime = make_runtime(port, queue_size=1, flush_interval=0.01, stats_interval=0.05)
     op = timed_noop(runtime)
     for _ in range(100):
         op()
     time.sleep(0.5)  # about ten reports fall due while nothing answers
     with RiemannSink() as sink:
+        release(port)
         sink.port = port
         sink.restart()
         assert runtime.sender.flush(5)
@@ -555,7 +558,7 @@ def test_dropped_flask_apps_are_freed():
 
     from riemann_auto.instrumentation.flask import FlaskInstrumentor
 
-    runtime = Runtime(Settings.from_environ({}).replace(port=free_port(), queue_size=1))
+    runtime = Runtime(Settings.from_environ({}).replace(port=refused_port(), queue_size=1))
     instrumentor = FlaskInstrumentor()
     instrumentor.instrument(runtime)
     rules = []
@@ -582,7 +585,7 @@ def test_control_characters_in_logged_values_are_escaped():
 
 
 def test_aggregated_summaries_wait_for_riemann_and_then_cover_the_whole_outage(make_runtime):
-    port = free_port()
+    port = refused_port()
     runtime = make_runtime(port, aggregate=0.05)
     op = timed_noop(runtime)
     for _ in range(5000):
@@ -597,6 +600,7 @@ def test_aggregated_summaries_wait_for_riemann_and_then_cover_the_whole_outage(m
         op()  # five intervals pass: no new summary while the last is not sent
     assert runtime.sender.ledger()["summaries"] == made_during_outage
     with RiemannSink() as sink:
+        release(port)
         sink.port = port
         sink.restart()
         assert runtime.sender.flush(5)
