@@ -1,8 +1,9 @@
 """A program and an ASGI app for tests/test_health.py.
 
 `churn(seconds)`: makes garbage (so that the collector runs) and a thread, for that
-long. `app`: an ASGI app (Starlette) whose `/block` blocks its event loop with
-`time.sleep` for BLOCK seconds, and whose `/pid` says which worker answered.
+long, and says what share of a core it had. `app`: an ASGI app (Starlette) whose
+`/block` blocks its event loop with `time.sleep` for BLOCK seconds, and whose `/pid`
+says which worker answered.
 """
 
 import gc
@@ -17,11 +18,13 @@ from starlette.routing import Route
 BLOCK = 0.8
 
 
-def churn(seconds: float) -> None:
+def churn(seconds: float) -> float:
+    """Busy making cycles for `seconds`; the share of a core the process had meanwhile."""
     gc.collect()
     helper = threading.Thread(target=time.sleep, args=(seconds,))
     helper.start()
-    until = time.monotonic() + seconds
+    cpu, started = time.process_time(), time.monotonic()
+    until = started + seconds
     while time.monotonic() < until:
         cycles = []
         for _ in range(2000):
@@ -30,6 +33,7 @@ def churn(seconds: float) -> None:
             cycles.append(node)
         del cycles
     helper.join()
+    return (time.process_time() - cpu) / (time.monotonic() - started)
 
 
 async def block(request):
