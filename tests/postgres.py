@@ -61,13 +61,13 @@ def cluster():
     data, log = directory / "data", directory / "server.log"
     if as_user:
         shutil.chown(directory, "postgres", "postgres")
-    port = free_port()
 
     def run(*command: str) -> None:
         subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
 
     try:
         run(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        port = free_port()  # after initdb's seconds: taken as soon as it is found
         options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         run(pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
         try:

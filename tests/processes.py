@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ import urllib.error
 import urllib.request
 
 from tests.conftest import APPS, RIEMANN_RUN, riemann_env
+from tests.riemann_sink import held_port
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,24 +30,34 @@ if TYPE_CHECKING:
 
 
 def free_port() -> int:
-    """A port nothing listens on, for a server to take."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a server to take.
+
+    Drawn below the kernel's ephemeral range: suites run side by side, and a
+    socket bound to port 0 or connecting in one of them never lands there before
+    our server binds it.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            ephemeral = int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    while True:
+        port = _random.randrange(min(10_000, ephemeral // 2), ephemeral)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
+_random = random.SystemRandom()  # suites started at one instant draw apart
 _REFUSING: dict[int, socket.socket] = {}
 
 
 def refused_port() -> int:
-    """A port that refuses connections until `release`d: where Riemann is down.
-
-    A port merely found free can be taken by a server of a suite running beside
-    (once, one answered what should have been refused). This one stays bound, never
-    listening and without SO_REUSEADDR, so no other socket can take it.
-    """
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    """A port that refuses connections until `release`d: where Riemann is down."""
+    sock = held_port()
     port = sock.getsockname()[1]
     _REFUSING[port] = sock
     return port

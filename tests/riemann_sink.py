@@ -20,8 +20,8 @@ With `hello=True`, `silent` and `slow` answer at once a frame that holds no
 event (riemann-auto's hello on a new connection): a Riemann whose streams hang.
 
 A frame that does not parse gets no answer and the connection is closed, as
-Riemann does. The server can be stopped and started again on the same port
-mid-run.
+Riemann does. The server can go down and start again on the same port mid-run;
+while it is down its port refuses connections and stays its own.
 """
 
 from __future__ import annotations
@@ -58,6 +58,20 @@ UNDECODABLE_REPLY = b"\x00\x00\x00\x03\xff\xff\xff"  # a truncated varint
 LONG_REFUSAL = "rejected by sink at length: " + "x" * 6000
 
 
+def held_port(port: int = 0) -> socket.socket:
+    """A socket that keeps `port` (a free one for 0) while refusing connections to it.
+
+    Bound and never listening: connecting is refused, as where nothing listens,
+    but no socket bound to port 0 lands there, as one might in a suite running
+    beside (a port merely let go was once taken, and a refused request answered).
+    SO_REUSEADDR lets it bind over a stopped sink's closed connections.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
 class RiemannSink:
     def __init__(
         self,
@@ -92,6 +106,7 @@ class RiemannSink:
         self.calls: collections.Counter[str] = collections.Counter()
         self._cond = threading.Condition()
         self._listener: socket.socket | None = None
+        self._held: socket.socket | None = None  # the port, while down
         self._udp: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._running = False
@@ -104,6 +119,9 @@ class RiemannSink:
 
     def start(self, udp: bool = False, udp_buffer: int | None = None) -> RiemannSink:
         """Listen; `udp_buffer` sets the UDP socket's receive buffer (SO_RCVBUF)."""
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -129,6 +147,11 @@ class RiemannSink:
         with self._answering:
             self._close_all()
 
+    def go_down(self) -> None:
+        """Riemann is away until `start`: connections refused, the port kept for it."""
+        self.stop()
+        self._held = held_port(self.port)
+
     def _close_all(self) -> None:
         for sock in [self._listener, self._udp, *list(self._conns)]:
             if sock is not None:
@@ -142,7 +165,7 @@ class RiemannSink:
 
     def restart(self) -> None:
         udp = self._udp is not None
-        self.stop()
+        self.go_down()
         self.start(udp=udp)
 
     def __enter__(self) -> RiemannSink:

@@ -18,7 +18,9 @@ EXIT_LEDGER = re.compile(
 
 
 def run(sink, code: str, **settings: str):
-    env = riemann_env(sink.port, RIEMANN_TARGETS="hot_calls:work", **settings)
+    env = riemann_env(
+        sink.port, RIEMANN_TARGETS="hot_calls:work", RIEMANN_HEALTH_INTERVAL="0", **settings
+    )
     result = riemann_run(PYTHON, "-c", f"import hot_calls; hot_calls.{code}", env=env)
     assert result.returncode == 0, result.stderr
     return result

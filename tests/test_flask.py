@@ -96,7 +96,9 @@ def test_the_views_of_a_second_app_in_the_process_are_timed(sink):
 
 
 def test_disabled_instrumentation_leaves_flask_alone(sink):
-    env = riemann_env(sink.port, RIEMANN_DISABLED_INSTRUMENTATIONS="flask")
+    env = riemann_env(
+        sink.port, RIEMANN_DISABLED_INSTRUMENTATIONS="flask", RIEMANN_HEALTH_INTERVAL="0"
+    )
     with dev_server(env) as server:
         assert server.get("/users")[0] == 200
         assert server.get("/fail")[0] == 500

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
+import statistics
 import threading
+import time
 
 import pytest
 
@@ -34,24 +38,30 @@ def by_pid(events: list[dict]) -> dict[str, dict[str, str]]:
 def test_a_program_reports_its_readings_with_a_ttl_of_three_intervals(sink):
     env = riemann_env(sink.port, RIEMANN_HEALTH_INTERVAL=INTERVAL, RIEMANN_LOG_LEVEL="INFO")
     code = "import health_app; print(health_app.churn(1.5))"
+    started = time.monotonic()
     result = riemann_run(PYTHON, "-c", code, env=env)
+    lived = time.monotonic() - started  # the program's whole life, and a little more
     assert result.returncode == 0, result.stderr
     share = float(result.stdout)  # of a core, as the program itself measured it
     events = health(sink.events)
     assert {e["service"] for e in events} == READINGS
     [pid] = by_pid(events)
-    reports = [e for e in events if e["service"] == "python uptime"]
-    assert 4 <= len(reports) <= 8  # one per interval of the 1.5 s
     for event in events:
         assert event["ttl"] == pytest.approx(0.6)  # three intervals
         assert event["attributes"] == {"process.pid": pid, "process.kind": "main"}
         assert "state" not in event or not event["state"]
-    metrics = {e["service"]: e["metric"] for e in events}  # the last report's
-    assert share / 2 < metrics["python cpu"] < 1.6  # busy: what the machine gave it
-    assert metrics["python memory rss"] > 5_000_000
-    assert metrics["python threads"] == 2  # the program's and its helper
-    assert metrics["python fds"] >= 3
-    assert 1.0 < metrics["python uptime"] < 2.0
+    readings = collections.defaultdict(list)
+    for event in events:
+        readings[event["service"]].append(event["metric"])
+    uptimes = readings["python uptime"]
+    assert 1.0 < uptimes[-1] < lived  # the last report, before the 1.5 s are up or after
+    assert 4 <= len(uptimes) <= uptimes[-1] / 0.2 + 1  # one an interval, from the start
+    assert all(b - a > 0.15 for a, b in itertools.pairwise(uptimes)), uptimes
+    cpu = readings["python cpu"]
+    assert share / 2 < statistics.mean(cpu) and max(cpu) < 1.6  # busy: what it was given
+    assert min(readings["python memory rss"]) > 5_000_000
+    assert max(readings["python threads"]) == 2  # the program's and its helper
+    assert min(readings["python fds"]) >= 3
     assert sum(e["metric"] for e in events if e["service"] == "python gc collections") > 0
     assert sum(e["metric"] for e in events if e["service"] == "python gc pause") > 0
     queue = [e for e in events if e["service"] == "riemann-auto queue"]
@@ -115,7 +125,7 @@ def test_uvicorn_loop_lag_shows_a_route_that_blocks_the_loop(sink):
         blocked = sink.wait_for(lambda evs: any(lag > 500 for lag in lags(evs)), timeout=20)
         blocker.join()
         server.stop()
-    assert max(calm) < 100
+    assert max(calm) < 400  # a loaded machine's wake-ups, far below the block
     assert max(lags(blocked)) < 1500  # about the 0.8 s block, not more
 
 

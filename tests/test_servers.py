@@ -32,7 +32,13 @@ from tests.processes import Process, free_port, until_every_worker_answered
 
 CLIENTS, REQUESTS = 8, 200
 # Long enough that nothing is sent before the exit flush: not by time, not by a full batch.
-QUIET = {"RIEMANN_FLUSH_INTERVAL": "30", "RIEMANN_BATCH_SIZE": "10000"}
+# Nothing due before the exit flush, however slow the machine: no health, no review.
+QUIET = {
+    "RIEMANN_FLUSH_INTERVAL": "30",
+    "RIEMANN_BATCH_SIZE": "10000",
+    "RIEMANN_HEALTH_INTERVAL": "0",
+    "RIEMANN_STATS_INTERVAL": "60",
+}
 EVENTLET_GUNICORN = "gunicorn==25.3.0"  # 26.0 removed the eventlet worker
 EVENTLET_DEPS = ["eventlet>=0.40.3", "flask>=2.3", "wrapt>=1.14"]
 

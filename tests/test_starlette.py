@@ -187,7 +187,9 @@ def test_every_fastapi_route_kind_is_timed_and_sigterm_flushes(sink):
 
 @pytest.mark.parametrize("name", ["starlette", "fastapi"])
 def test_disabled_instrumentation_leaves_routes_alone(sink, name):
-    env = riemann_env(sink.port, RIEMANN_DISABLED_INSTRUMENTATIONS=name)
+    env = riemann_env(
+        sink.port, RIEMANN_DISABLED_INSTRUMENTATIONS=name, RIEMANN_HEALTH_INTERVAL="0"
+    )
     with uvicorn(env, "fastapi_app:app") as server:
         assert request(server, "GET", "/users")[0] == 200
         assert request(server, "GET", "/fail")[0] == 500
