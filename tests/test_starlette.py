@@ -107,7 +107,7 @@ def test_every_starlette_route_kind_is_timed(sink):
     assert routes["member-time"] == "/orgs/{org}/members/{name}"
     assert times[("slow-time", "GET")]["metric"] >= 50  # across the await
     assert times[("stream-time", "GET")]["metric"] >= 90  # three 30 ms chunks
-    assert times[("background-time", "GET")]["metric"] < 400  # the 0.5 s task is not in it
+    assert times[("background-time", "GET")]["metric"] < 500  # the 0.5 s task is not in it
     assert exceptions == [
         ("background_fail-exceptions", "LookupError", "background work failed"),
         ("fail-exceptions", "RuntimeError", "database is down"),
@@ -178,7 +178,7 @@ def test_every_fastapi_route_kind_is_timed_and_sigterm_flushes(sink):
     ]
     assert times[("slow-time", "GET")]["metric"] >= 50
     assert times[("stream-time", "GET")]["metric"] >= 90
-    assert times[("background-time", "GET")]["metric"] < 400
+    assert times[("background-time", "GET")]["metric"] < 500
     assert exceptions == [
         ("fail-exceptions", "RuntimeError", "database is down"),
         ("unavailable-exceptions", "fastapi.exceptions.HTTPException", "503: down for maintenance"),
