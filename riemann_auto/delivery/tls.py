@@ -11,7 +11,6 @@ from __future__ import annotations
 import ssl
 
 from . import unpatched
-from .transports import resolvable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +41,6 @@ class Tls:
 
     def __init__(self, settings: Settings) -> None:
         self.host, self.port = settings.host, settings.port
-        self._server_name = resolvable(self.host)  # no codec import where it connects
         self.ca_file = settings.tls_ca_file
         self.cert_file = settings.tls_cert_file
         try:
@@ -59,8 +57,9 @@ class Tls:
                     f"together: {exc}"
                 ) from None
 
-    def wrap(self, sock):
-        return self.context.wrap_socket(sock, server_hostname=self._server_name)
+    def wrap(self, sock, server_name: bytes):
+        """`server_name`: the host as the transport resolved it (`transports.resolvable`)."""
+        return self.context.wrap_socket(sock, server_hostname=server_name)
 
     def explain(self, exc: BaseException) -> str | None:
         """The setting behind a TLS failure, in words; None if `exc` is no TLS failure."""

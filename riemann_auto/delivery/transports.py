@@ -234,7 +234,7 @@ class TcpTransport(Transport):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             if self._tls is not None:
                 sock.settimeout(_left(deadline))
-                sock = self._tls.wrap(sock)
+                sock = self._tls.wrap(sock, self._name)
             # From here on every socket operation returns at once, and waiting is
             # one poll: a socket with a timeout would poll before every operation,
             # and each call lets the program's threads take the GIL and costs the
