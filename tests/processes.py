@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 
+_random = random.SystemRandom()  # suites started at one instant draw apart
+
+
 def free_port() -> int:
     """A port nothing listens on, for a server to take.
 
@@ -51,7 +54,6 @@ def free_port() -> int:
             return port
 
 
-_random = random.SystemRandom()  # suites started at one instant draw apart
 _REFUSING: dict[int, socket.socket] = {}
 
 

@@ -119,7 +119,7 @@ class RiemannSink:
 
     def start(self, udp: bool = False, udp_buffer: int | None = None) -> RiemannSink:
         """Listen; `udp_buffer` sets the UDP socket's receive buffer (SO_RCVBUF)."""
-        if self._held is not None:
+        if self._held is not None:  # went down: the port is ours to listen on again
             self._held.close()
             self._held = None
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -153,7 +153,7 @@ class RiemannSink:
         self._held = held_port(self.port)
 
     def _close_all(self) -> None:
-        for sock in [self._listener, self._udp, *list(self._conns)]:
+        for sock in [self._listener, self._udp, self._held, *list(self._conns)]:
             if sock is not None:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
@@ -161,11 +161,11 @@ class RiemannSink:
                     pass
                 sock.close()
         self._conns.clear()
-        self._listener = self._udp = None
+        self._listener = self._udp = self._held = None
 
     def restart(self) -> None:
         udp = self._udp is not None
-        self.go_down()
+        self.stop()
         self.start(udp=udp)
 
     def __enter__(self) -> RiemannSink:

@@ -43,6 +43,14 @@ def timed_noop(runtime: Runtime, name: str = "op"):
     return timed(lambda: None, runtime.probe(name))
 
 
+def riemann_up_at(port: int) -> RiemannSink:
+    """Riemann comes up where connections were refused (a `refused_port`)."""
+    release(port)
+    sink = RiemannSink()
+    sink.port = port
+    return sink.start()
+
+
 def test_events_are_batched_many_per_message(sink, make_runtime):
     op = timed_noop(make_runtime(sink.port, batch_size=100))
     for _ in range(1000):
@@ -108,10 +116,7 @@ def test_riemann_down_from_the_start_then_up(make_runtime):
     op()
     assert runtime.sender.flush(0.3) is False  # tried, and the caller never knew
     assert runtime.sender.ledger()["pending"] == 1  # it waits: no connection, no loss
-    with RiemannSink() as sink:
-        release(port)
-        sink.port = port
-        sink.restart()
+    with riemann_up_at(port) as sink:
         for _ in range(5):
             op()
         sink.wait_for_count(6)
@@ -193,10 +198,7 @@ def test_calls_queued_while_riemann_is_away_hold_little_and_arrive_as_recorded(m
         with Timer(routed, route):
             pass
     ended = time.time()
-    with RiemannSink() as sink:
-        release(port)
-        sink.port = port
-        sink.restart()
+    with riemann_up_at(port) as sink:
         assert sender.flush(10)
     events = sink.events
     assert calls_counted(events, "plain-time") == calls + 1
@@ -317,10 +319,7 @@ def test_what_an_outage_cost_reaches_riemann_once_it_is_back(make_runtime):
     for _ in range(100):
         op()
     time.sleep(0.5)  # about ten reports fall due while nothing answers
-    with RiemannSink() as sink:
-        release(port)
-        sink.port = port
-        sink.restart()
+    with riemann_up_at(port) as sink:
         assert runtime.sender.flush(5)
         ledger = runtime.sender.ledger()
         assert ledger["folded"] == 99 and ledger["dropped"] == 0  # the queue held one call
@@ -599,10 +598,7 @@ def test_aggregated_summaries_wait_for_riemann_and_then_cover_the_whole_outage(m
     while time.monotonic() < until:
         op()  # five intervals pass: no new summary while the last is not sent
     assert runtime.sender.ledger()["summaries"] == made_during_outage
-    with RiemannSink() as sink:
-        release(port)
-        sink.port = port
-        sink.restart()
+    with riemann_up_at(port) as sink:
         assert runtime.sender.flush(5)
         calls = runtime.sender.ledger()["folded"]
         assert calls_counted(sink.events, "op-time") == calls >= 10_000
