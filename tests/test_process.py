@@ -98,7 +98,8 @@ query("first", limit=1)  # the sender's thread starts and connects
 importing.acquire(timeout=0.5)
 pid = os.fork()
 query("after the fork", limit=1)
-print("child" if pid == 0 else "parent", off_main, flush=True)
+line = f"{'child' if pid == 0 else 'parent'} {off_main}\\n"
+os.write(1, line.encode())  # one write: print's pieces, unbuffered, interleave
 if pid:
     os.waitpid(pid, 0)
 """
