@@ -14,7 +14,11 @@ the chosen mode, each a way a peer can misbehave:
 - `close-after`: acknowledges frames but closes the connection, unanswered,
   right after reading every `every`-th one (whose events it did receive);
 - `trickle`: acknowledges every frame a byte at a time;
-- `reject-long`: ok=false with an error longer than a few kilobytes.
+- `reject-long`: ok=false with an error longer than a few kilobytes;
+- `stall`: after a connection's first frame (riemann-auto's hello), reads each
+  frame's body only `delay` seconds after its length: a Riemann that stops
+  reading while a batch is written (with a small `tcp_buffer`, the writer's
+  socket fills).
 
 With `hello=True`, `silent` and `slow` answer at once a frame that holds no
 event (riemann-auto's hello on a new connection): a Riemann whose streams hang.
@@ -49,6 +53,7 @@ MODES = (
     "ack-only",
     "trickle",
     "reject-long",
+    "stall",
 )
 HTTP_400 = (
     b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n"
@@ -117,13 +122,17 @@ class RiemannSink:
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self, udp: bool = False, udp_buffer: int | None = None) -> RiemannSink:
-        """Listen; `udp_buffer` sets the UDP socket's receive buffer (SO_RCVBUF)."""
+    def start(
+        self, udp: bool = False, udp_buffer: int | None = None, tcp_buffer: int | None = None
+    ) -> RiemannSink:
+        """Listen; `udp_buffer` and `tcp_buffer` set the receive buffers (SO_RCVBUF)."""
         if self._held is not None:  # went down: the port is ours to listen on again
             self._held.close()
             self._held = None
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if tcp_buffer is not None:  # the connections it accepts inherit it
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, tcp_buffer)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
         self.port = listener.getsockname()[1]
@@ -279,6 +288,8 @@ class RiemannSink:
                 header = _read_exactly(conn, 4)
                 if header is None:
                     return
+                if self.mode == "stall" and frames:
+                    time.sleep(self.delay)
                 body = _read_exactly(conn, struct.unpack(">I", header)[0])
                 if body is None:
                     return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import struct
 import threading
 import time
 import tracemalloc
@@ -19,7 +17,6 @@ from riemann_auto.settings import Settings
 from riemann_auto.timing import Timer, timed
 from tests.conftest import calls_counted
 from tests.processes import refused_port, release, wait_until
-from tests.riemann_proto import Msg
 from tests.riemann_sink import RiemannSink
 
 
@@ -64,38 +61,17 @@ def test_events_are_batched_many_per_message(sink, make_runtime):
 def test_a_batch_larger_than_the_sockets_buffers_waits_to_write_then_is_acknowledged():
     """Riemann stalls while a 10 MB batch is written: the socket fills, and the sender
     waits until it can write again (not for an answer that cannot come before the rest)."""
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    ok = Msg(ok=True).SerializeToString()
-    answer = struct.pack(">I", len(ok)) + ok
-    events = []
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            for stall in (0.0, 0.5):  # the hello at once; the batch after a stall
-                time.sleep(stall)
-                frame = conn.recv(4, socket.MSG_WAITALL)
-                body = conn.recv(struct.unpack(">I", frame)[0], socket.MSG_WAITALL)
-                events.append(len(Msg.FromString(body).events))
-                conn.sendall(answer)
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    transport = TcpTransport("127.0.0.1", listener.getsockname()[1], timeout=5.0)
-    try:
-        transport.open()
-        batch = Batch(
-            [Event(service="big", metric=n, description="x" * 1000) for n in range(10_000)]
-        )
-        assert transport.send(batch) == 0
-    finally:
-        transport.close()
-        listener.close()
-    server.join(5)
-    assert events == [0, 10_000]
+    with RiemannSink(mode="stall", delay=0.5).start(tcp_buffer=4096) as sink:
+        transport = TcpTransport("127.0.0.1", sink.port, timeout=5.0)
+        try:
+            transport.open()
+            batch = Batch(
+                [Event(service="big", metric=n, description="x" * 1000) for n in range(10_000)]
+            )
+            assert transport.send(batch) == 0
+        finally:
+            transport.close()
+        assert sink.frame_sizes == [0, 10_000]
 
 
 def test_a_batch_holds_at_most_batch_size_events_and_keeps_a_call_whole(sink, make_runtime):
